@@ -1,0 +1,314 @@
+"""The ``newsqa`` command: a thin shell over the engine that turns its errors into one clear line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import click
+
+from index.errors import NewsQAError
+
+if TYPE_CHECKING:
+    from index.engine import Engine
+    from index.settings import Settings
+
+TOKEN_HINT = ("No TELEGRAM_BOT_TOKEN is set, so NewsQA is answering here in the terminal. "
+              "To run the Telegram bot, put TELEGRAM_BOT_TOKEN=... in .env (see README) and run 'make run' again.")
+
+
+def _settings(ctx: click.Context) -> "Settings":
+    from pydantic import ValidationError
+
+    from index.settings import Settings
+
+    if ctx.obj is None:
+        try:
+            ctx.obj = Settings()
+        except ValidationError as e:
+            first = e.errors()[0]
+            raise click.ClickException(f"bad setting {first['loc'][0]}: {first['msg']} (check .env)") from None
+        logging.basicConfig(level=ctx.obj.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for noisy in ("faiss.loader", "httpx", "sentence_transformers"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    return ctx.obj
+
+
+def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Show library errors as one line instead of a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NewsQAError as e:
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+def _embedder(settings: "Settings") -> Any:
+    from index.embedding import load_embedder
+
+    return load_embedder(settings.embedding_model)
+
+
+def _report_build(report: Any) -> None:
+    for problem in report.problems:
+        click.echo(f"skipped {problem}", err=True)
+    if report.reason:
+        click.echo(report.reason, err=True)
+    click.echo(report.summary(), err=True)
+
+
+def open_engine(settings: "Settings", build_if_missing: bool = True, refresh: bool = False) -> "Engine":
+    """An engine over the configured index, building (or refreshing) it from the corpus first if asked."""
+    from index import layout
+    from index.build import build_index
+    from index.engine import Engine
+
+    embedder = _embedder(settings)
+    if refresh or (build_if_missing and layout.current_build(settings.data_dir) is None):
+        if not settings.corpus_dir.is_dir():
+            raise NewsQAError(f"corpus folder {settings.corpus_dir} does not exist; set NEWSQA_CORPUS_DIR")
+        _report_build(build_index(settings.corpus_dir, settings.data_dir, embedder, progress=True))
+    return Engine(settings.data_dir, embedder, max_question_chars=settings.max_question_chars)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="newsqa")
+def cli() -> None:
+    """NewsQA: ask questions about a news corpus and get quoted answers with citations.
+
+    Settings come from the environment and .env (see .env.example).
+
+    \b
+    Example:
+        newsqa index && newsqa ask "Who was detained in Moscow in October?"
+    """
+
+
+@cli.command("index")
+@click.option("--corpus", "corpus", type=click.Path(file_okay=False, path_type=Path), help="Article folder (default: NEWSQA_CORPUS_DIR).")
+@click.option("--rebuild", is_flag=True, help="Re-embed everything instead of only what changed.")
+@click.option("--dry-run", is_flag=True, help="Only say what would change.")
+@click.pass_context
+@_guard
+def index_cmd(ctx: click.Context, corpus: Path | None, rebuild: bool, dry_run: bool) -> None:
+    """Build or update the index from the article folder.
+
+    Only added or changed articles are chunked and embedded; the new index replaces the old
+    one atomically, so the bot keeps answering throughout.
+
+    \b
+    Example:
+        newsqa index --corpus corpus/
+    """
+    from index.build import build_index
+
+    settings = _settings(ctx)
+    corpus = corpus or settings.corpus_dir
+    if not corpus.is_dir():
+        raise click.ClickException(f"corpus folder {corpus} does not exist")
+    _report_build(build_index(corpus, settings.data_dir, _embedder(settings), rebuild=rebuild,
+                              dry_run=dry_run, progress=True))
+
+
+def _ask_one(engine: "Engine", question: str, k: int) -> dict[str, Any]:
+    try:
+        return engine.ask(question, k=k).to_dict()
+    except NewsQAError as e:
+        return {"question": question, "found": False, "answer": "", "citations": [], "error": str(e)}
+
+
+@cli.command("ask")
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+@click.option("-k", "k", type=click.IntRange(1, 50), default=None, help="How many passages to retrieve (default: NEWSQA_TOP_K).")
+@click.pass_context
+@_guard
+def ask_cmd(ctx: click.Context, question: str | None, as_json: bool, k: int | None) -> None:
+    """Answer QUESTION from the articles, quoting them with numbered citations.
+
+    With no QUESTION and standard input not a terminal, read one question per line and
+    print one JSON object per line.
+
+    \b
+    Examples:
+        newsqa ask "Who was detained in Moscow in October?"
+        newsqa ask --json -k 3 "Who is Magomed Khasayev?"
+        printf 'Who is Roman Zabolotny?\\n' | newsqa ask
+    """
+    settings = _settings(ctx)
+    k = k or settings.top_k
+    if question is None:
+        if sys.stdin.isatty():
+            raise click.UsageError("give a QUESTION, or pipe questions on standard input, one per line")
+        engine = open_engine(settings)
+        for line in sys.stdin:
+            if line.strip():
+                click.echo(json.dumps(_ask_one(engine, line.rstrip("\n"), k), ensure_ascii=False))
+        return
+    engine = open_engine(settings)
+    if as_json:
+        click.echo(json.dumps(_ask_one(engine, question, k), ensure_ascii=False, indent=2))
+        return
+    from index.render import render_answer
+
+    click.echo(render_answer(engine.ask(question, k=k)))
+
+
+def chat_loop(engine: "Engine", k: int, interactive: bool) -> None:
+    """Answer questions from standard input until it ends."""
+    from index.render import render_answer
+
+    while True:
+        if interactive:
+            try:
+                line = input("\nquestion> ")
+            except (EOFError, KeyboardInterrupt):
+                click.echo()
+                return
+        else:
+            line = sys.stdin.readline()
+            if not line:
+                return
+        if not line.strip():
+            continue
+        if line.strip().lower() in ("quit", "exit", ":q") and interactive:
+            return
+        if not interactive:
+            click.echo(f"Q: {line.strip()}")
+        try:
+            click.echo(render_answer(engine.ask(line.rstrip("\n"), k=k)))
+        except NewsQAError as e:
+            click.echo(f"Sorry: {e}")
+        if not interactive:
+            click.echo()
+
+
+@cli.command("chat")
+@click.pass_context
+@_guard
+def chat_cmd(ctx: click.Context) -> None:
+    """Chat with the engine in the terminal; piped input is answered line by line.
+
+    \b
+    Example:
+        echo "Who was detained in Moscow in October?" | newsqa chat
+    """
+    settings = _settings(ctx)
+    engine = open_engine(settings)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        click.echo("Ask about the news in the index (Ctrl-D or 'quit' to leave).")
+    chat_loop(engine, settings.top_k, interactive)
+
+
+@cli.command("run")
+@click.pass_context
+@_guard
+def run_cmd(ctx: click.Context) -> None:
+    """The main job: refresh the index from the corpus, then start the bot or the terminal chat.
+
+    The Telegram bot starts when TELEGRAM_BOT_TOKEN is set; otherwise questions are answered
+    in the terminal (or read from standard input, one per line).
+
+    \b
+    Example:
+        TELEGRAM_BOT_TOKEN=123:abc newsqa run
+    """
+    settings = _settings(ctx)
+    engine = open_engine(settings, refresh=True)
+    if settings.telegram_bot_token:
+        from bot.app import run_bot
+
+        run_bot(settings, engine)
+        return
+    interactive = sys.stdin.isatty()
+    click.echo(TOKEN_HINT, err=True)
+    if interactive:
+        click.echo("Ask about the news in the index (Ctrl-D or 'quit' to leave).")
+    chat_loop(engine, settings.top_k, interactive)
+
+
+@cli.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_context
+@_guard
+def stats_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Articles, passages, date range, sources, model, size on disk and build time of the index.
+
+    \b
+    Example:
+        newsqa stats --json
+    """
+    settings = _settings(ctx)
+    stats = open_engine(settings, build_if_missing=False).stats()
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+        return
+    for key, value in stats.items():
+        click.echo(f"{key:>14}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+
+
+@cli.command("eval")
+@click.option("--squad", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="SQuAD-format JSON: each paragraph becomes an article.")
+@click.option("--qa", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSONL of questions about the corpus (question, article_id or null, answers).")
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Corpus for --qa (default: NEWSQA_CORPUS_DIR).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Ask only the first N questions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_context
+@_guard
+def eval_cmd(ctx: click.Context, squad: Path | None, qa: Path | None, corpus: Path | None,
+             limit: int | None, as_json: bool) -> None:
+    """Measure retrieval and answers: article recall@1/@5, MRR@10, answer-hit, abstention.
+
+    The articles are indexed into a temporary folder with the configured model; the live
+    index is not touched.
+
+    \b
+    Examples:
+        newsqa eval --squad ../shared/benchmarks/xquad/xquad.en.json
+        newsqa eval --qa tests/data/corpus_qa.jsonl
+    """
+    from index.build import build_index
+    from index.engine import Engine
+    from index.evaluate import evaluate, format_report, load_qa, load_squad
+
+    if bool(squad) == bool(qa):
+        raise click.UsageError("give exactly one of --squad FILE or --qa FILE")
+    settings = _settings(ctx)
+    embedder = _embedder(settings)
+    with tempfile.TemporaryDirectory(prefix="newsqa-eval-") as tmp:
+        if squad:
+            rows, items = load_squad(squad)
+            src = Path(tmp) / "corpus"
+            src.mkdir()
+            (src / "squad.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+        else:
+            items = load_qa(qa)
+            src = corpus or settings.corpus_dir
+        items = items[:limit] if limit else items
+        report = build_index(src, Path(tmp) / "data", embedder, progress=True)
+        _report_build(report)
+        engine = Engine(Path(tmp) / "data", embedder, max_question_chars=settings.max_question_chars)
+        from tqdm import tqdm
+
+        with tqdm(total=len(items), unit="question", desc="asking", disable=None, file=sys.stderr) as bar:
+            figures = evaluate(engine, items, on_item=lambda: bar.update(1))
+    figures = {"model": embedder.name, **figures}
+    click.echo(json.dumps(figures, indent=2) if as_json else format_report(figures))
+
+
+def main() -> None:
+    cli(prog_name="newsqa")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Embedding models: the bundled offline default and any sentence-transformers model by name or path.
+
+Heavy imports (torch, sentence-transformers) happen inside functions so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from index.errors import ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+BUNDLED = "wordllama"
+_BUNDLED_WEIGHTS = ("weights", "l2_supercat_256.safetensors")
+_BUNDLED_TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
+
+
+class Embedder(Protocol):
+    """What the index needs from a model: a stable name, a dimension and normalised vectors."""
+
+    name: str
+    dim: int
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model; vectors are L2-normalised for the inner-product index."""
+
+    def __init__(self, model: Any, name: str, batch_size: int = 64) -> None:
+        self.model = model
+        self.name = name
+        self.batch_size = batch_size
+        getter = getattr(model, "get_embedding_dimension", None) or getattr(model, "get_sentence_embedding_dimension", None)
+        dim = getter() if getter else None
+        self.dim = int(dim or model.encode(["probe"], convert_to_numpy=True).shape[1])
+        # Torch modules are not guaranteed thread-safe for concurrent forward passes.
+        self._lock = threading.Lock()
+
+    def _encode(self, method: str, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        fn = getattr(self.model, method, None) or self.model.encode
+        with self._lock:
+            vectors = fn(
+                texts, batch_size=self.batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode("encode_query", texts)
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        return self._encode("encode_document", texts)
+
+
+def _bundled_model() -> Any:
+    """The static word-embedding model whose weights ship inside the ``wordllama`` wheel."""
+    from safetensors.numpy import load_file
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import StaticEmbedding
+    from tokenizers import Tokenizer
+
+    try:
+        base = importlib.resources.files("wordllama")
+    except ModuleNotFoundError:
+        raise ModelUnavailable("the bundled model needs the 'wordllama' package: run 'make install'") from None
+    tokenizer = Tokenizer.from_file(str(base.joinpath(*_BUNDLED_TOKENIZER)))
+    weights = load_file(str(base.joinpath(*_BUNDLED_WEIGHTS)))["embedding.weight"].astype(np.float32)
+    return SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_weights=weights)], device="cpu")
+
+
+def load_embedder(name: str) -> Embedder:
+    """The bundled model for ``wordllama``; otherwise any sentence-transformers name or local path.
+
+    A hub name is only fetched when not cached; a local path never touches the network.
+    """
+    if name in ("", BUNDLED):
+        return SentenceTransformerEmbedder(_bundled_model(), name=BUNDLED)
+    from sentence_transformers import SentenceTransformer
+
+    local = Path(name).expanduser()
+    kwargs: dict[str, Any] = {"device": "cpu"}
+    if local.exists():
+        target = str(local.resolve())
+    else:
+        target = name
+        kwargs["local_files_only"] = os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True")
+    try:
+        model = SentenceTransformer(target, **kwargs)
+    except Exception as e:  # the library raises many kinds (OSError, HTTP errors, ValueError)
+        raise ModelUnavailable(
+            f"cannot load embedding model {name!r}: {e}. Set NEWSQA_EMBEDDING_MODEL to a local path, "
+            f"a cached sentence-transformers model, or '{BUNDLED}' (the bundled default)."
+        ) from e
+    return SentenceTransformerEmbedder(model, name=name)

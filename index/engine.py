@@ -1,0 +1,195 @@
+"""The engine every front end stands on: questions in, cited answers out.
+
+An :class:`Engine` serves one immutable :class:`Snapshot` of the index at a time. When a
+re-index publishes a new build, the next question picks it up (within ``reload_seconds``);
+questions already running finish on the snapshot they started with.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index import answer as answer_mod
+from index import layout, store, vectors
+from index.answer import Answer
+from index.embedding import Embedder
+from index.errors import BadQuestion, IndexMismatch, IndexMissing
+from index.search import Hit, hybrid_search
+from index.text import content_terms, normalise_question
+
+log = logging.getLogger(__name__)
+
+MAX_K = 50
+
+
+class Snapshot:
+    """One published build: its meta, its FAISS index and one read-only SQLite connection per thread."""
+
+    def __init__(self, folder: Path, embedder: Embedder) -> None:
+        self.folder = folder
+        self._local = threading.local()
+        db = self.db()
+        self.meta = store.get_meta(db)
+        if self.meta.get("model") != embedder.name or self.meta.get("dimension") != str(embedder.dim):
+            raise IndexMismatch(
+                f"the index was built with model {self.meta.get('model')!r} "
+                f"(dimension {self.meta.get('dimension')}), but NEWSQA_EMBEDDING_MODEL is {embedder.name!r} "
+                f"(dimension {embedder.dim}). Re-index with: newsqa index --rebuild"
+            )
+        self.index = vectors.load(folder / layout.VECTORS_NAME)
+        self.passage_count = int(db.execute("select count(*) from passages").fetchone()[0])
+        if self.index.ntotal != self.passage_count:
+            raise IndexMismatch(
+                f"index at {folder} is inconsistent ({self.passage_count} passages, {self.index.ntotal} vectors); "
+                "re-index with: newsqa index --rebuild"
+            )
+
+    def db(self) -> Any:
+        """This thread's read-only connection to the snapshot's database."""
+        conn = getattr(self._local, "db", None)
+        if conn is None:
+            conn = store.open_db(self.folder / layout.DB_NAME, readonly=True)
+            self._local.db = conn
+        return conn
+
+
+class Engine:
+    """Answers and searches over the live index in ``data_dir``."""
+
+    def __init__(self, data_dir: Path, embedder: Embedder, *, max_question_chars: int = 1000,
+                 reload_seconds: float = 1.0) -> None:
+        self.data_dir = Path(data_dir)
+        self.embedder = embedder
+        self.max_question_chars = max_question_chars
+        self.reload_seconds = reload_seconds
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._target: str | None = None
+        self._checked = 0.0
+        self.snapshot()
+
+    def snapshot(self) -> Snapshot:
+        """The live snapshot, reopened when a new build has been published."""
+        now = time.monotonic()
+        if self._snapshot is not None and now - self._checked < self.reload_seconds:
+            return self._snapshot
+        with self._lock:
+            self._checked = now
+            try:
+                target = os.readlink(self.data_dir / layout.CURRENT)
+            except OSError:
+                target = None
+            if self._snapshot is not None and target == self._target:
+                return self._snapshot
+            folder = layout.current_build(self.data_dir)
+            if folder is None:
+                if self._snapshot is not None:
+                    return self._snapshot
+                raise IndexMissing(f"no index in {self.data_dir}; build it with: newsqa index")
+            try:
+                snap = Snapshot(folder, self.embedder)
+            except IndexMismatch:
+                if self._snapshot is None:
+                    raise
+                log.exception("new index at %s cannot be served; still serving the previous one", folder)
+                self._target = target
+                return self._snapshot
+            if self._snapshot is not None:
+                log.info("now serving index %s", folder.name)
+            self._snapshot, self._target = snap, target
+            return snap
+
+    def check_question(self, question: str) -> str:
+        """The question, normalised, or a :class:`BadQuestion` saying what is wrong with it."""
+        if not isinstance(question, str):
+            raise BadQuestion("the question must be text")
+        if len(question) > self.max_question_chars:
+            raise BadQuestion(
+                f"the question is {len(question):,} characters long; please keep it under "
+                f"{self.max_question_chars:,} characters"
+            )
+        text = normalise_question(question)
+        if not text:
+            raise BadQuestion("the question is empty; type a question about the news")
+        if not any(ch.isalnum() for ch in text):
+            raise BadQuestion("the question has no words in it; type a question about the news")
+        return text
+
+    def _prepare(self, question: str) -> tuple[str, Snapshot, list[str], np.ndarray]:
+        text = self.check_question(question)
+        snap = self.snapshot()
+        qvec = self.embedder.encode_queries([text])[0]
+        return text, snap, content_terms(text), qvec
+
+    def search(self, question: str, k: int = 10, offset: int = 0) -> list[Hit]:
+        """Ranked passages with each retriever's rank and score."""
+        k = _check_k(k)
+        if offset < 0:
+            raise BadQuestion("offset must be zero or more")
+        _, snap, terms, qvec = self._prepare(question)
+        return hybrid_search(snap.db(), snap.index, qvec, terms, k, offset=offset)
+
+    def ask(self, question: str, k: int = 5) -> Answer:
+        """An extractive answer with numbered citations, or ``found=False`` when nothing fits."""
+        k = _check_k(k)
+        text, snap, terms, qvec = self._prepare(question)
+        db = snap.db()
+        hits = hybrid_search(db, snap.index, qvec, terms, k)
+        dfs = store.document_frequencies(db, terms)
+        n = max(1, snap.passage_count)
+        weights = {t: answer_mod.idf(dfs.get(t, 0), n) for t in terms}
+        result = answer_mod.compose(text, hits, weights, qvec, self.embedder.encode_queries)
+        if not result.found and terms and not any(dfs.get(t) for t in terms):
+            result.answer = ("None of the words in this question occur in the indexed articles. "
+                             "Try other words (the articles may be in another language).")
+        return result
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, date range, sources, model and build time of the live index."""
+        snap = self.snapshot()
+        db = snap.db()
+        articles = db.execute("select count(*) from articles").fetchone()[0]
+        dates = db.execute("select min(published), max(published) from articles where published is not null").fetchone()
+        undated = db.execute("select date_text from articles where published is null and date_text is not null").fetchall()
+        sources = [r[0] for r in db.execute(
+            "select source from articles where source is not null group by source order by count(*) desc, source")]
+        size = sum(p.stat().st_size for p in snap.folder.iterdir() if p.is_file())
+        return {
+            "articles": articles, "passages": snap.passage_count, "earliest": dates[0], "latest": dates[1],
+            "partial_dates": sorted({r[0] for r in undated}), "sources": sources,
+            "model": snap.meta.get("model"), "dimension": int(snap.meta.get("dimension", 0)),
+            "built_at": snap.meta.get("built_at"), "index_bytes": size, "index_path": str(snap.folder),
+        }
+
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        """An article's metadata and full text, or None."""
+        row = self.snapshot().db().execute(
+            "select id, path, title, source, published, date_text, place, url, text from articles where id = ?",
+            [article_id],
+        ).fetchone()
+        cols = ["id", "path", "title", "source", "published", "date_text", "place", "url", "text"]
+        return dict(zip(cols, row)) if row else None
+
+    def article_passages(self, article_id: str) -> list[dict[str, Any]]:
+        """An article's passages in reading order, with their spans."""
+        rows = self.snapshot().db().execute(
+            "select id, seq, start, end, text from passages where article_id = ? order by seq", [article_id]
+        ).fetchall()
+        return [dict(zip(["passage_id", "seq", "start", "end", "text"], r)) for r in rows]
+
+    def passage(self, passage_id: int) -> dict[str, Any] | None:
+        """One passage with its article's metadata, or None (e.g. gone after a re-index)."""
+        return store.passages_by_id(self.snapshot().db(), [int(passage_id)]).get(int(passage_id))
+
+
+def _check_k(k: int) -> int:
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+        raise BadQuestion(f"k must be a whole number from 1 to {MAX_K}")
+    return k

@@ -1,0 +1,38 @@
+"""Named errors a user can cause, each with a message that says what to do."""
+
+from __future__ import annotations
+
+
+class NewsQAError(Exception):
+    """Base class: the message is meant to be shown to the user as it is."""
+
+
+class BadQuestion(NewsQAError):
+    """The question is empty, too long or has no words in it."""
+
+
+class BadArticle(NewsQAError):
+    """An article file (or one line of it) cannot be read; the rest of the corpus still indexes."""
+
+    def __init__(self, path: str, problem: str, line: int | None = None) -> None:
+        self.path = path
+        self.problem = problem
+        self.line = line
+        where = f"{path}, line {line}" if line is not None else path
+        super().__init__(f"{where}: {problem}")
+
+
+class IndexMissing(NewsQAError):
+    """No index has been built in the data directory yet."""
+
+
+class IndexMismatch(NewsQAError):
+    """The index was built with another embedding model or by an incompatible version."""
+
+
+class IndexBusy(NewsQAError):
+    """Another process is writing the index right now."""
+
+
+class ModelUnavailable(NewsQAError):
+    """The configured embedding model cannot be loaded on this machine."""

@@ -24,9 +24,12 @@ RANK_WEIGHT = 0.15
 # Abstain unless the best sentence covers this share of the question's IDF weight, or is
 # close to the question in meaning and covers at least the lower share. Calibrated with
 # ``newsqa eval`` (XQuAD questions asked of the news corpus must all abstain).
-MIN_COVERAGE = 0.4
-MIN_COVERAGE_WITH_DENSE = 0.3
-MIN_DENSE = 0.55
+MIN_COVERAGE = 0.45
+MIN_COVERAGE_WITH_DENSE = 0.25
+MIN_DENSE = 0.5
+# ... or the passage around it covers this much (the answer sentence may use a pronoun).
+MIN_PASSAGE_COVERAGE = 0.6
+CONTEXT_WEIGHT = 0.2
 # A second sentence must cover at least this share of what the first one covers.
 SECOND_MIN_RATIO = 0.3
 NOT_FOUND = "I could not find this in the indexed articles. Try rephrasing, or ask about something the articles cover."
@@ -149,14 +152,17 @@ def compose(
             cands.append((ci, s.start, s.end))
     texts = [citations[ci].text[s:e] for ci, s, e in cands]
     dense = encode(texts) @ query_vector if texts else np.zeros(0)
+    passage_cov = [coverage(term_stems, weights, c.text) for c in citations[:SENTENCE_PASSAGES]]
     scored = []
     for (ci, s, e), text, d in zip(cands, texts, dense):
         cov = coverage(term_stems, weights, text)
-        scored.append((cov + DENSE_WEIGHT * float(d) + RANK_WEIGHT / (1 + ci), cov, float(d), ci, s, e))
+        score = cov + CONTEXT_WEIGHT * passage_cov[ci] + DENSE_WEIGHT * float(d) + RANK_WEIGHT / (1 + ci)
+        scored.append((score, cov, float(d), ci, s, e))
     scored.sort(key=lambda x: -x[0])
     best = scored[0]
     _, cov, d, ci, s, e = best
-    found = cov >= MIN_COVERAGE or (cov >= MIN_COVERAGE_WITH_DENSE and d >= MIN_DENSE)
+    found = (cov >= MIN_COVERAGE or (cov >= MIN_COVERAGE_WITH_DENSE and d >= MIN_DENSE)
+             or passage_cov[ci] >= MIN_PASSAGE_COVERAGE)
     if not found:
         return Answer(question, False, NOT_FOUND, citations, confidence=cov)
     focus = set(term_stems.values())

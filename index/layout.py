@@ -39,9 +39,14 @@ def new_build_dir(data_dir: Path) -> Path:
     """A fresh temporary folder for a build in progress."""
     builds = data_dir / BUILDS
     builds.mkdir(parents=True, exist_ok=True)
-    path = builds / f"{TMP_PREFIX}{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
-    path.mkdir()
-    return path
+    while True:
+        stamp = time.strftime("%Y%m%dT%H%M%S") + f".{time.time_ns() % 1_000_000_000:09d}"
+        path = builds / f"{TMP_PREFIX}{stamp}-{os.getpid()}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
 
 
 def fsync_dir(path: Path) -> None:

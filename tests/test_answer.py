@@ -1,0 +1,75 @@
+"""Answers with the real bundled model: quotes are verbatim, citations exact, noise is not cited."""
+
+import pytest
+
+from index.answer import MAX_ANSWER_CHARS, clip
+from index.errors import BadQuestion
+
+from tests.conftest import MOSCOW_ARTICLE, MOSCOW_Q
+
+pytestmark = pytest.mark.model
+
+
+def _check_quotes(result):
+    """Every quoted sentence is a verbatim slice of a cited passage, at its highlight offsets."""
+    cited = [c for c in result.citations if c.cited]
+    assert cited
+    for c in cited:
+        assert f"[{c.n}]" in result.answer
+        for start, end in c.highlights:
+            assert c.text[start:end] in result.answer
+
+
+def test_moscow_question_quotes_the_detained_supporters(corpus_engine):
+    result = corpus_engine.ask(MOSCOW_Q)
+    assert result.found
+    assert "12 citizens of Russia" in result.answer and "supporters of the IG" in result.answer
+    first = next(c for c in result.citations if c.cited)
+    assert first.article_id == MOSCOW_ARTICLE and first.n == 1
+    assert first.published is None and first.date_text == "October 21"
+    article = corpus_engine.article(first.article_id)
+    assert article["text"][first.start : first.end] == first.text
+    assert len(result.answer) <= MAX_ANSWER_CHARS + 20  # quotes and markers around at most 400 chars of text
+    _check_quotes(result)
+
+
+@pytest.mark.parametrize("question", [
+    "What is the capital of Australia?",
+    "Who won the 2018 football World Cup?",
+    "How do I bake sourdough bread?",
+])
+def test_unanswerable_questions_abstain_and_cite_nothing(corpus_engine, question):
+    result = corpus_engine.ask(question)
+    assert not result.found
+    assert "could not find" in result.answer.lower() or "none of the words" in result.answer.lower()
+    assert not any(c.cited for c in result.citations)
+
+
+def test_question_in_russian_gets_a_plain_not_found(corpus_engine):
+    result = corpus_engine.ask("Кто был задержан в Москве в октябре?")
+    assert not result.found and "None of the words" in result.answer
+
+
+@pytest.mark.parametrize("question, message", [
+    ("", "empty"), ("   \n\t ", "empty"), ("x" * 100_000, "100,000 characters"), ("\x00\x07\x1b", "empty"), ("?!...", "no words"),
+])
+def test_bad_questions_get_a_clear_message(corpus_engine, question, message):
+    with pytest.raises(BadQuestion, match=message):
+        corpus_engine.ask(question)
+
+
+def test_control_characters_inside_a_real_question_are_ignored(corpus_engine):
+    result = corpus_engine.ask("Who was\x00 detained in\x1b Moscow\u200b in October?")
+    assert result.found and "12 citizens" in result.answer
+
+
+def test_k_out_of_range_is_refused(corpus_engine):
+    with pytest.raises(BadQuestion, match="k must be"):
+        corpus_engine.ask(MOSCOW_Q, k=0)
+
+
+def test_clip_keeps_an_overlong_sentence_verbatim_around_the_question_words():
+    text = ("filler " * 100) + "the detained supporters were twelve " + ("filler " * 100)
+    start, end = clip(text, 0, len(text), {"detain", "support"}, limit=120)
+    assert end - start <= 120 and "detained supporters" in text[start:end]
+    assert text[start:end] in text and not text[start:end].startswith(" ")

@@ -1,0 +1,116 @@
+"""Building and updating an index: incremental, loses nothing, one writer, model changes."""
+
+import os
+import shutil
+
+import pytest
+
+from index import layout
+from index.build import build_index
+from index.engine import Engine
+from index.errors import IndexBusy, IndexMismatch
+
+from tests.conftest import FakeEmbedder
+
+
+def _counts(data):
+    engine = Engine(data, FakeEmbedder())
+    snap = engine.snapshot()
+    return engine.stats()["articles"], snap.passage_count, snap.index.ntotal
+
+
+def test_incremental_update_embeds_only_what_changed(tmp_path, corpus_copy, fake_embedder):
+    data = tmp_path / "data"
+    first = build_index(corpus_copy, data, fake_embedder)
+    assert (first.added, first.passages) == (5, fake_embedder.texts_embedded)
+    assert build_index(corpus_copy, data, fake_embedder).up_to_date
+
+    fake_embedder.texts_embedded = 0
+    path = corpus_copy / "004_d046a75599c10844.txt"
+    path.write_text(path.read_text() + "\n\nA new closing paragraph about the video was added later.\n")
+    (corpus_copy / "002_268e4578f94adf6e.txt").unlink()
+    (corpus_copy / "new_article.txt").write_text("A brand new article headline here\n\nIt says one new thing.")
+    report = build_index(corpus_copy, data, fake_embedder)
+    assert (report.added, report.changed, report.removed, report.unchanged) == (1, 1, 1, 3)
+    assert 1 <= fake_embedder.texts_embedded <= 3, "only the new and the changed passages are embedded"
+    articles, passages, vectors = _counts(data)
+    assert articles == 5 and passages == vectors
+
+
+def test_renamed_article_reuses_its_vectors(tmp_path, corpus_copy, fake_embedder):
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    fake_embedder.texts_embedded = 0
+    os.rename(corpus_copy / "000_937d8e2a258eedac.txt", corpus_copy / "renamed.txt")
+    report = build_index(corpus_copy, data, fake_embedder)
+    assert (report.added, report.removed) == (1, 1) and fake_embedder.texts_embedded == 0
+
+
+def test_a_file_that_becomes_unreadable_keeps_its_previous_version(tmp_path, corpus_copy, fake_embedder):
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    (corpus_copy / "001_eede6903985e59b8.txt").write_bytes(b"\xff\xfe\x00garbage")
+    report = build_index(corpus_copy, data, fake_embedder)
+    assert report.kept == 1 and report.removed == 0
+    assert "001_eede6903985e59b8.txt" in str(report.problems[0])
+    engine = Engine(data, fake_embedder)
+    assert engine.article("001_eede6903985e59b8") is not None
+
+
+def test_a_failed_build_leaves_the_previous_index_serving(tmp_path, corpus_copy, fake_embedder):
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    before = layout.current_build(data)
+
+    class Exploding(FakeEmbedder):
+        def encode_documents(self, texts):
+            raise RuntimeError("disk on fire")
+
+    (corpus_copy / "extra.txt").write_text("An extra article headline here\n\nMore text.")
+    with pytest.raises(RuntimeError):
+        build_index(corpus_copy, data, Exploding())
+    assert layout.current_build(data) == before
+    assert not [p for p in (data / "builds").iterdir() if p.name.startswith(layout.TMP_PREFIX)]
+    assert _counts(data)[0] == 5
+
+
+def test_interrupted_build_folders_are_cleaned_by_the_next_build(tmp_path, corpus_copy, fake_embedder):
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    leftover = layout.new_build_dir(data)
+    (leftover / "newsqa.db").write_bytes(b"half written")
+    (corpus_copy / "extra.txt").write_text("An extra article headline here\n\nMore text.")
+    build_index(corpus_copy, data, fake_embedder)
+    assert not leftover.exists()
+
+
+def test_second_writer_is_refused_while_the_first_holds_the_lock(tmp_path, corpus_copy, fake_embedder):
+    data = tmp_path / "data"
+    with layout.WriterLock(data):
+        with pytest.raises(IndexBusy, match="being written by pid"):
+            build_index(corpus_copy, data, fake_embedder)
+    assert build_index(corpus_copy, data, fake_embedder).added == 5  # the lock died with its holder
+
+
+def test_changing_the_model_rebuilds_and_a_mismatched_engine_refuses(tmp_path, corpus_copy, fake_embedder):
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+
+    class Other(FakeEmbedder):
+        name = "another-model"
+
+    with pytest.raises(IndexMismatch, match="newsqa index --rebuild"):
+        Engine(data, Other())
+    report = build_index(corpus_copy, data, Other())
+    assert "embedding model changed" in report.reason and report.added == 5
+    assert Engine(data, Other()).stats()["model"] == "another-model"
+
+
+def test_dry_run_changes_nothing(tmp_path, corpus_copy, fake_embedder):
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    live = layout.current_build(data)
+    shutil.copy(corpus_copy / "000_937d8e2a258eedac.txt", corpus_copy / "copy.txt")
+    report = build_index(corpus_copy, data, fake_embedder, dry_run=True)
+    assert report.added == 1 and "would index" in report.summary()
+    assert layout.current_build(data) == live

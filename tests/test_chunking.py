@@ -1,0 +1,52 @@
+"""Sentences and passages: every span is exactly the article text at its offsets."""
+
+from pathlib import Path
+
+from index.chunking import chunk_text, split_sentences
+from index.ingest import read_corpus
+
+from tests.conftest import CORPUS
+
+
+def _texts(text, spans):
+    return [text[s.start : s.end] for s in spans]
+
+
+def test_sentences_respect_abbreviations_initials_and_quotes():
+    text = "Russia on Sept. 30 launched strikes. Mr. Smith met J. R. Doe in the U.S. today! «Is it?» he asked.\nA headline"
+    assert _texts(text, split_sentences(text)) == [
+        "Russia on Sept. 30 launched strikes.",
+        "Mr. Smith met J. R. Doe in the U.S. today!",
+        "«Is it?» he asked.",
+        "A headline",
+    ]
+
+
+def test_chunks_are_exact_spans_with_overlap_and_size_limit():
+    text = " ".join(f"Sentence number {i} says something about item {i}." for i in range(40))
+    chunks = chunk_text(text, max_chars=200)
+    assert len(chunks) > 5
+    for a, b in zip(chunks, chunks[1:]):
+        assert b.start < a.end, "consecutive passages share a sentence"
+    assert all(c.end - c.start <= 200 for c in chunks)
+    assert chunks[0].start == 0 and chunks[-1].end == len(text)
+
+
+def test_overlong_sentence_is_cut_at_word_boundaries():
+    text = "word " * 500
+    chunks = chunk_text(text.strip(), max_chars=120)
+    assert all(0 < c.end - c.start <= 120 for c in chunks)
+    assert all(not text[c.start : c.end].startswith(" ") for c in chunks)
+
+
+def test_every_passage_of_the_shipped_corpus_maps_back_to_its_article():
+    articles, problems = read_corpus(CORPUS)
+    assert not problems and len(articles) == 5
+    for a in articles:
+        spans = chunk_text(a.text)
+        covered = set()
+        for s in spans:
+            assert a.text[s.start : s.end].strip() == a.text[s.start : s.end]
+            covered.update(range(s.start, s.end))
+        words = [i for i, ch in enumerate(a.text) if not ch.isspace()]
+        assert all(i in covered for i in words), f"{a.id}: some text is in no passage"

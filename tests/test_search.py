@@ -1,0 +1,94 @@
+"""Retrieval against brute-force oracles on seeded data, fusion, de-duplication, safe quoting."""
+
+import numpy as np
+import pytest
+
+from index import layout, search, store, vectors
+from index.build import build_index
+from index.engine import Engine
+from index.search import collapse_duplicates, hybrid_search, rrf, score_fusion
+from index.text import content_terms
+
+
+def test_flat_index_matches_brute_force():
+    rng = np.random.default_rng(7)
+    data = rng.normal(size=(500, 32)).astype("f4")
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    ids = rng.choice(10_000, size=500, replace=False)
+    queries = rng.normal(size=(20, 32)).astype("f4")
+    scores, got = vectors.search(vectors.build(data, ids), queries, 10)
+    truth = np.argsort(-(queries @ data.T), axis=1)[:, :10]
+    assert (got == ids[truth]).all()
+    assert np.allclose(scores, np.take_along_axis(queries @ data.T, truth, axis=1), atol=1e-5)
+
+
+def test_approximate_index_above_threshold_agrees_with_brute_force(monkeypatch):
+    monkeypatch.setattr(vectors, "APPROXIMATE_FROM", 100)
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(2000, 16)).astype("f4")
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    ids = np.arange(2000) + 1
+    queries = rng.normal(size=(50, 16)).astype("f4")
+    _, got = vectors.search(vectors.build(data, ids), queries, 10)
+    truth = ids[np.argsort(-(queries @ data.T), axis=1)[:, :10]]
+    recall = np.mean([len(set(g) & set(t)) / 10 for g, t in zip(got, truth)])
+    assert recall >= 0.95
+
+
+def test_vectors_reject_mismatched_ids():
+    with pytest.raises(ValueError):
+        vectors.build(np.zeros((3, 4), "f4"), np.arange(2))
+
+
+def test_fusion_on_literal_runs():
+    assert [p for p, _ in rrf([[1, 2, 3], [3, 1]], [1.0, 1.0])] == [1, 3, 2]
+    fused = dict(score_fusion([[(1, 10.0), (2, 5.0)], [(2, 0.9), (3, 0.45)]], [1.0, 0.5]))
+    assert fused[1] == pytest.approx(1.0) and fused[2] == pytest.approx(0.5 + 0.5) and fused[3] == pytest.approx(0.25)
+
+
+def test_near_duplicates_collapse_but_distinct_texts_stay():
+    a = "Russia said on Friday that twelve people were detained in the centre of Moscow for planning attacks."
+    b = "Russia said on Friday that twelve people were detained in the centre of Moscow for planning attacks!"
+    c = "A completely different passage about refugees moving to Europe through the Balkans."
+    assert collapse_duplicates([a, b, c]) == [0, 2]
+
+
+@pytest.fixture
+def fake_engine(tmp_path, corpus_copy, fake_embedder):
+    build_index(corpus_copy, tmp_path / "data", fake_embedder)
+    return Engine(tmp_path / "data", fake_embedder)
+
+
+def test_hybrid_search_matches_an_oracle_built_from_sqlite_and_numpy(fake_engine, fake_embedder):
+    snap = fake_engine.snapshot()
+    db = snap.db()
+    rows = list(db.execute("select id, vector from passages order by id"))
+    ids = np.array([r[0] for r in rows])
+    matrix = np.stack([store.blob_vector(r[1]) for r in rows])
+    for question in ["Who was detained in Moscow in October?", "refugees sent to Europe", "Russian airliner bombing"]:
+        q = fake_embedder.encode_queries([question])[0]
+        terms = content_terms(question)
+        keyword = store.keyword_search(db, terms, search.CANDIDATES)
+        order = np.argsort(-(matrix @ q), kind="stable")[: search.CANDIDATES]
+        dense = [(int(ids[i]), float((matrix @ q)[i])) for i in order]
+        oracle = [p for p, _ in score_fusion([keyword, dense], [search.KEYWORD_WEIGHT, search.VECTOR_WEIGHT])][:5]
+        got = hybrid_search(db, snap.index, q, terms, 5)
+        assert [h.passage_id for h in got] == oracle
+        for h in got:
+            assert h.text == fake_engine.article(h.article_id)["text"][h.start : h.end]
+            assert h.keyword_rank is not None or h.vector_rank is not None
+
+
+def test_paging_returns_the_next_results(fake_engine):
+    first = fake_engine.search("Russia Syria ISIS", k=3)
+    second = fake_engine.search("Russia Syria ISIS", k=3, offset=3)
+    both = fake_engine.search("Russia Syria ISIS", k=6)
+    assert [h.passage_id for h in first + second] == [h.passage_id for h in both]
+
+
+@pytest.mark.parametrize("question", [
+    'AND OR NOT', '"unbalanced quote', 'NEAR(moscow detained)', 'text:moscow', 'mos*', '^start', "it's (who)?", "--;DROP TABLE passages",
+])
+def test_fts_syntax_in_questions_is_treated_as_words(fake_engine, question):
+    fake_engine.search(question, k=3)  # must not raise an FTS5 syntax error
+    assert fake_engine.search("moscow", k=1)

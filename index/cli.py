@@ -306,6 +306,32 @@ def eval_cmd(ctx: click.Context, squad: Path | None, qa: Path | None, corpus: Pa
     click.echo(json.dumps(figures, indent=2) if as_json else format_report(figures))
 
 
+@cli.command("serve")
+@click.option("--host", default=None, help="Address to listen on (default: NEWSQA_API_HOST, 127.0.0.1). "
+                                           "Any non-loopback address needs NEWSQA_API_KEY.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default: NEWSQA_API_PORT, 8000).")
+@click.pass_context
+@_guard
+def serve_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the HTTP API and the question page (http://127.0.0.1:8000/, reference at /docs).
+
+    Bound to loopback by default. To listen on another address, set NEWSQA_API_KEY: every API
+    request must then send it as 'X-API-Key: KEY' or 'Authorization: Bearer KEY'.
+
+    \b
+    Examples:
+        newsqa serve
+        NEWSQA_API_KEY=change-me newsqa serve --host 0.0.0.0 --port 8080
+    """
+    from index.api import check_bind, serve
+
+    settings = _settings(ctx)
+    host = host or settings.api_host
+    port = port or settings.api_port
+    check_bind(host, settings.api_key)  # before loading the model: fail fast
+    serve(settings, open_engine(settings), host, port)
+
+
 def main() -> None:
     cli(prog_name="newsqa")
 

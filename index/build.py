@@ -7,6 +7,7 @@ atomically, so a crash at any moment leaves the previous index whole.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import shutil
 import time
@@ -16,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from index import layout, store, vectors
+from index import dedupe, layout, store, vectors
 from index.chunking import chunk_text
 from index.embedding import Embedder
 from index.errors import BadArticle
-from index.ingest import Article, corpus_fingerprint, read_corpus
+from index.ingest import Article, file_hashes, fingerprint, read_corpus
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class BuildReport:
     dry_run: bool = False
     reason: str | None = None
     problems: list[BadArticle] = field(default_factory=list)
+    duplicates: list[tuple[str, str, float]] = field(default_factory=list)
     path: Path | None = None
 
     def summary(self) -> str:
@@ -57,26 +59,101 @@ class BuildReport:
             parts.append(f"{self.kept} kept from the previous index")
         tail = "" if self.dry_run else f"; {self.passages} passages, {self.embedded} embedded, {self.seconds:.1f}s"
         skipped = f"; {len(self.problems)} problem(s)" if self.problems else ""
-        return f"{verb}: " + ", ".join(parts) + tail + skipped
+        dupes = f"; {len(self.duplicates)} duplicate(s) skipped" if self.duplicates else ""
+        return f"{verb}: " + ", ".join(parts) + tail + skipped + dupes
 
 
-def _old_state(old: Path | None) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-    """Meta and ``{article id: (content hash, path)}`` of the live index."""
+def _old_state(old: Path | None) -> tuple[dict[str, str], dict[str, tuple[str, str]], dict[str, np.ndarray]]:
+    """Meta, ``{article id: (content hash, path)}`` and stored signatures of the live index."""
     if old is None:
-        return {}, {}
+        return {}, {}, {}
     db = store.open_db(old / layout.DB_NAME, readonly=True)
     try:
         meta = store.get_meta(db)
-        arts = {r[0]: (r[1], r[2]) for r in db.execute("select id, content_hash, path from articles")}
+        has_sig = "minhash" in db["articles"].columns_dict
+        sql = f"select id, content_hash, path, {'minhash' if has_sig else 'null'} from articles"
+        arts, sigs = {}, {}
+        for aid, chash, path, blob in db.execute(sql):
+            arts[aid] = (chash, path)
+            if blob:
+                sigs[aid] = np.frombuffer(blob, dtype=np.uint64)
     finally:
         db.conn.close()
-    return meta, arts
+    return meta, arts, sigs
 
 
-def _kept_ids(problems: list[BadArticle], new_ids: set[str], old_arts: dict[str, tuple[str, str]]) -> set[str]:
+def _kept_ids(problems: list[BadArticle], present: set[str], old_arts: dict[str, tuple[str, str]]) -> set[str]:
     """Old articles whose file is now unreadable: keep them rather than lose them."""
     bad_paths = {p.path for p in problems}
-    return {aid for aid, (_, path) in old_arts.items() if path in bad_paths and aid not in new_ids}
+    return {aid for aid, (_, path) in old_arts.items() if path in bad_paths and aid not in present}
+
+
+def _old_files(old: Path | None) -> dict[str, tuple[str, list[str]]]:
+    """``{relative path: (sha256, article ids)}`` recorded by the live index."""
+    if old is None:
+        return {}
+    db = store.open_db(old / layout.DB_NAME, readonly=True)
+    try:
+        if not db["files"].exists():
+            return {}
+        return {r[0]: (r[1], json.loads(r[2])) for r in db.execute("select path, sha256, article_ids from files")}
+    finally:
+        db.conn.close()
+
+
+@dataclass
+class _Plan:
+    """The difference between the corpus folder and the live index."""
+
+    final: set[str]                      # every article id the new index holds
+    todo: list[Article]                  # to chunk and embed (added or changed)
+    stale: list[str]                     # to delete from the copied index (changed or removed)
+    files: list[dict[str, Any]]          # rows of the files table
+    signatures: dict[str, np.ndarray]
+
+
+def _plan(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Path | None, rebuild: bool,
+          report: BuildReport) -> _Plan:
+    """Parse only new or changed files, keep what broke, drop duplicate stories, count everything."""
+    _, old_arts, old_sigs = _old_state(old)
+    base = {} if rebuild else old_arts
+    old_files = {} if rebuild else _old_files(old)
+    same_files = {rel for rel, (_, sha) in hashes.items() if rel in old_files and old_files[rel][0] == sha}
+    same_ids = {aid for rel in same_files for aid in old_files[rel][1] if aid in base}
+    parsed, problems = read_corpus(corpus_dir, files=[hashes[rel][0] for rel in hashes if rel not in same_files])
+    for a in [a for a in parsed if a.id in same_ids]:
+        problems.append(BadArticle(a.path, f"duplicate article id {a.id!r} (also in {base[a.id][1]}); skipped"))
+    parsed = [a for a in parsed if a.id not in same_ids]
+    report.problems = problems
+    kept = _kept_ids(problems, same_ids | {a.id for a in parsed}, base)
+    sigs = {aid: old_sigs[aid] for aid in same_ids | kept if aid in old_sigs}
+    fresh = {}
+    for a in parsed:
+        unchanged = a.id in base and base[a.id][0] == a.content_hash and a.id in old_sigs
+        sigs[a.id] = old_sigs[a.id] if unchanged else dedupe.signature(a.text)
+        if not unchanged:
+            fresh[a.id] = a
+    order = sorted(aid for aid in sigs if aid not in fresh) + sorted(fresh)
+    dupes = dedupe.find_duplicates(sigs, order, fresh=set(fresh))
+    report.duplicates = [(dup, orig, sim) for dup, (orig, sim) in sorted(dupes.items())]
+    parsed = [a for a in parsed if a.id not in dupes]
+    final = same_ids | kept | {a.id for a in parsed}
+    todo = [a for a in parsed if a.id not in base or base[a.id][0] != a.content_hash]
+    changed = {a.id for a in todo if a.id in base}
+    report.added = len(todo) - len(changed)
+    report.changed = len(changed)
+    report.unchanged = len(final) - len(todo) - len(kept)
+    report.kept = len(kept)
+    report.removed = sum(1 for aid in base if aid not in final)
+    bad = {p.path for p in problems}
+    by_path: dict[str, list[str]] = {}
+    for a in parsed:
+        by_path.setdefault(a.path, []).append(a.id)
+    files = [{"path": rel, "sha256": sha, "article_ids": json.dumps(old_files[rel][1] if rel in same_files
+                                                                    else by_path.get(rel, []))}
+             for rel, (_, sha) in hashes.items() if rel not in bad]
+    stale = [aid for aid in base if aid not in final or aid in changed]
+    return _Plan(final=final, todo=todo, stale=stale, files=files, signatures=sigs)
 
 
 def build_index(
@@ -91,11 +168,12 @@ def build_index(
 ) -> BuildReport:
     """Bring the index in ``data_dir`` up to date with ``corpus_dir``."""
     started = time.monotonic()
+    corpus_dir = corpus_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     with layout.WriterLock(data_dir):
         layout.clean_old_builds(data_dir)
         old = layout.current_build(data_dir)
-        meta, old_arts = _old_state(old)
+        meta = _old_state(old)[0] if old else {}
         report = BuildReport(dry_run=dry_run)
         if old and not rebuild:
             if meta.get("model") != embedder.name or meta.get("dimension") != str(embedder.dim):
@@ -105,23 +183,14 @@ def build_index(
             elif meta.get("format") != INDEX_FORMAT or meta.get("chunk_chars") != str(chunk_chars):
                 rebuild = True
                 report.reason = "the index format or passage size changed; rebuilding everything"
-        fingerprint = corpus_fingerprint(corpus_dir)
-        if old and not rebuild and meta.get("corpus_fingerprint") == fingerprint:
+        hashes = file_hashes(corpus_dir)
+        corpus_print = fingerprint(hashes)
+        if old and not rebuild and meta.get("corpus_fingerprint") == corpus_print:
             report.up_to_date = True
             report.passages = int(meta.get("passage_count", 0))
             report.path = old
             return report
-
-        articles, problems = read_corpus(corpus_dir)
-        report.problems = problems
-        new = {a.id: a for a in articles}
-        base = {} if rebuild else old_arts
-        kept = _kept_ids(problems, set(new), base)
-        report.kept = len(kept)
-        report.added = sum(1 for a in articles if a.id not in base)
-        report.changed = sum(1 for a in articles if a.id in base and base[a.id][0] != a.content_hash)
-        report.unchanged = sum(1 for a in articles if a.id in base and base[a.id][0] == a.content_hash)
-        report.removed = sum(1 for aid in base if aid not in new and aid not in kept)
+        plan = _plan(corpus_dir, hashes, old, rebuild, report)
         if dry_run:
             report.seconds = time.monotonic() - started
             return report
@@ -132,13 +201,14 @@ def build_index(
                 shutil.copyfile(old / layout.DB_NAME, tmp / layout.DB_NAME)
             db = store.open_db(tmp / layout.DB_NAME)
             store.migrate(db)
-            stale = [aid for aid in base if aid not in kept and (aid not in new or new[aid].content_hash != base[aid][0])]
-            todo = [a for a in articles if a.id not in base or base[a.id][0] != a.content_hash]
-            report.embedded = _apply(db, stale, todo, embedder, chunk_chars, progress)
+            report.embedded = _apply(db, plan.stale, plan.todo, plan.signatures, embedder, chunk_chars, progress)
+            with db.conn:
+                db.execute("delete from files")
+                db["files"].insert_all(plan.files, batch_size=1000)
             n_articles = db.execute("select count(*) from articles").fetchone()[0]
             store.set_meta(db, {
                 "format": INDEX_FORMAT, "model": embedder.name, "dimension": str(embedder.dim),
-                "chunk_chars": str(chunk_chars), "corpus_fingerprint": fingerprint,
+                "chunk_chars": str(chunk_chars), "corpus_fingerprint": corpus_print,
                 "corpus_dir": str(corpus_dir.resolve()),
                 "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "article_count": str(n_articles),
@@ -155,8 +225,8 @@ def build_index(
     return report
 
 
-def _apply(db: Any, stale: list[str], todo: list[Article], embedder: Embedder, chunk_chars: int,
-           progress: bool) -> int:
+def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str, np.ndarray],
+           embedder: Embedder, chunk_chars: int, progress: bool) -> int:
     """Delete stale articles, insert new ones; reuse any vector whose passage text is unchanged."""
     reusable: dict[str, bytes] = {}
     rows: list[dict[str, Any]] = []
@@ -195,7 +265,8 @@ def _apply(db: Any, stale: list[str], todo: list[Article], embedder: Embedder, c
             db.execute(f"delete from articles where id in ({marks})", chunk)
         db["articles"].insert_all(
             [{k: getattr(a, k) for k in ("id", "path", "title", "source", "published", "date_text", "place",
-                                         "url", "text", "content_hash")} for a in todo],
+                                         "url", "text", "content_hash")}
+             | {"minhash": signatures[a.id].tobytes()} for a in todo],
             batch_size=500,
         )
         db["passages"].insert_all(rows, batch_size=500)

@@ -3,82 +3,19 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from index import cli_common
+from index.cli_common import TOKEN_HINT, _guard, _report_build, _settings, open_engine
 from index.errors import NewsQAError
 
 if TYPE_CHECKING:
     from index.engine import Engine
-    from index.settings import Settings
-
-TOKEN_HINT = ("No TELEGRAM_BOT_TOKEN is set, so NewsQA is answering here in the terminal. "
-              "To run the Telegram bot, put TELEGRAM_BOT_TOKEN=... in .env (see README) and run 'make run' again.")
-
-
-def _settings(ctx: click.Context) -> "Settings":
-    from pydantic import ValidationError
-
-    from index.settings import Settings
-
-    if ctx.obj is None:
-        try:
-            ctx.obj = Settings()
-        except ValidationError as e:
-            first = e.errors()[0]
-            raise click.ClickException(f"bad setting {first['loc'][0]}: {first['msg']} (check .env)") from None
-        logging.basicConfig(level=ctx.obj.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        for noisy in ("faiss.loader", "httpx", "sentence_transformers"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-    return ctx.obj
-
-
-def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Show library errors as one line instead of a traceback."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except NewsQAError as e:
-            raise click.ClickException(str(e)) from None
-
-    return wrapper
-
-
-def _embedder(settings: "Settings") -> Any:
-    from index.embedding import load_embedder
-
-    return load_embedder(settings.embedding_model)
-
-
-def _report_build(report: Any) -> None:
-    for problem in report.problems:
-        click.echo(f"skipped {problem}", err=True)
-    if report.reason:
-        click.echo(report.reason, err=True)
-    click.echo(report.summary(), err=True)
-
-
-def open_engine(settings: "Settings", build_if_missing: bool = True, refresh: bool = False) -> "Engine":
-    """An engine over the configured index, building (or refreshing) it from the corpus first if asked."""
-    from index import layout
-    from index.build import build_index
-    from index.engine import Engine
-
-    embedder = _embedder(settings)
-    if refresh or (build_if_missing and layout.current_build(settings.data_dir) is None):
-        if not settings.corpus_dir.is_dir():
-            raise NewsQAError(f"corpus folder {settings.corpus_dir} does not exist; set NEWSQA_CORPUS_DIR")
-        _report_build(build_index(settings.corpus_dir, settings.data_dir, embedder, progress=True))
-    return Engine(settings.data_dir, embedder, max_question_chars=settings.max_question_chars)
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="newsqa")
@@ -91,32 +28,6 @@ def cli() -> None:
     Example:
         newsqa index && newsqa ask "Who was detained in Moscow in October?"
     """
-
-
-@cli.command("index")
-@click.option("--corpus", "corpus", type=click.Path(file_okay=False, path_type=Path), help="Article folder (default: NEWSQA_CORPUS_DIR).")
-@click.option("--rebuild", is_flag=True, help="Re-embed everything instead of only what changed.")
-@click.option("--dry-run", is_flag=True, help="Only say what would change.")
-@click.pass_context
-@_guard
-def index_cmd(ctx: click.Context, corpus: Path | None, rebuild: bool, dry_run: bool) -> None:
-    """Build or update the index from the article folder.
-
-    Only added or changed articles are chunked and embedded; the new index replaces the old
-    one atomically, so the bot keeps answering throughout.
-
-    \b
-    Example:
-        newsqa index --corpus corpus/
-    """
-    from index.build import build_index
-
-    settings = _settings(ctx)
-    corpus = corpus or settings.corpus_dir
-    if not corpus.is_dir():
-        raise click.ClickException(f"corpus folder {corpus} does not exist")
-    _report_build(build_index(corpus, settings.data_dir, _embedder(settings), rebuild=rebuild,
-                              dry_run=dry_run, progress=True))
 
 
 def _ask_one(engine: "Engine", question: str, k: int) -> dict[str, Any]:
@@ -237,26 +148,6 @@ def run_cmd(ctx: click.Context) -> None:
     chat_loop(engine, settings.top_k, interactive)
 
 
-@cli.command("stats")
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-@click.pass_context
-@_guard
-def stats_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Articles, passages, date range, sources, model, size on disk and build time of the index.
-
-    \b
-    Example:
-        newsqa stats --json
-    """
-    settings = _settings(ctx)
-    stats = open_engine(settings, build_if_missing=False).stats()
-    if as_json:
-        click.echo(json.dumps(stats, indent=2))
-        return
-    for key, value in stats.items():
-        click.echo(f"{key:>14}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
-
-
 @cli.command("eval")
 @click.option("--squad", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="SQuAD-format JSON: each paragraph becomes an article.")
 @click.option("--qa", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSONL of questions about the corpus (question, article_id or null, answers).")
@@ -284,7 +175,7 @@ def eval_cmd(ctx: click.Context, squad: Path | None, qa: Path | None, corpus: Pa
     if bool(squad) == bool(qa):
         raise click.UsageError("give exactly one of --squad FILE or --qa FILE")
     settings = _settings(ctx)
-    embedder = _embedder(settings)
+    embedder = cli_common._embedder(settings)
     with tempfile.TemporaryDirectory(prefix="newsqa-eval-") as tmp:
         if squad:
             rows, items = load_squad(squad)
@@ -334,6 +225,11 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 def main() -> None:
     cli(prog_name="newsqa")
+
+
+from index.cli_maintain import register  # noqa: E402  (commands that need ``cli`` to exist)
+
+register(cli)
 
 
 if __name__ == "__main__":

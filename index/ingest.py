@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from index.cleaning import clean_body, normalise_newlines, parse_plain
 from index.dates import PartialDate, parse_iso_or_text
 from index.errors import BadArticle
 
-SUPPORTED = (".txt", ".md", ".jsonl")
+SUPPORTED = (".txt", ".md", ".jsonl", ".html", ".htm")
 MAX_FILE_BYTES = 50_000_000
 MAX_ARTICLE_CHARS = 2_000_000
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?\n)?---[ \t]*(?:\n|\Z)", re.S)
@@ -126,6 +127,30 @@ def read_md(text: str, article_id: str, rel: str) -> Article:
     )
 
 
+def read_html(data: bytes, article_id: str, rel: str) -> Article:
+    """A saved web page: main text, title, date and site name found by trafilatura."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(data, with_metadata=True, include_comments=False, include_tables=False)
+    text = normalise_newlines(getattr(doc, "text", None) or "") if doc is not None else ""
+    if not text.strip():
+        raise BadArticle(rel, "no article text found in the HTML page")
+    title = (getattr(doc, "title", None) or "").strip()
+    lines = text.split("\n")
+    if title and lines and lines[0].strip() == title:
+        text = "\n".join(lines[1:])
+    parsed = parse_plain(f"{title or article_id}\n\n{text}")
+    date = parse_iso_or_text(getattr(doc, "date", None)) or parsed.date
+    published, date_text = _date_fields(date)
+    source = _opt(getattr(doc, "sitename", None)) or parsed.source or _opt(getattr(doc, "hostname", None))
+    return _checked(
+        Article(id=article_id, path=rel, title=title or parsed.title or article_id, text=parsed.body,
+                source=source, published=published, date_text=date_text, place=parsed.place,
+                url=_opt(getattr(doc, "url", None))),
+        rel,
+    )
+
+
 def _opt(value: Any) -> str | None:
     return str(value).strip() or None if value is not None else None
 
@@ -177,8 +202,15 @@ def read_file(path: Path, root: Path) -> tuple[list[Article], list[BadArticle]]:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise BadArticle(rel, f"file larger than {MAX_FILE_BYTES // 1_000_000} MB")
-        text = _decode(path, path.read_bytes(), rel)
+        data = path.read_bytes()
         suffix = path.suffix.lower()
+        if suffix in (".html", ".htm"):
+            if b"\x00" in data[:8192]:
+                raise BadArticle(rel, "binary file (contains NUL bytes); expected an HTML page")
+            if not data.strip():
+                raise BadArticle(rel, "empty file")
+            return [read_html(data, path.stem, rel)], []
+        text = _decode(path, data, rel)
         if suffix == ".jsonl":
             return read_jsonl(text, rel)
         reader = read_md if suffix == ".md" else read_txt
@@ -190,14 +222,15 @@ def read_file(path: Path, root: Path) -> tuple[list[Article], list[BadArticle]]:
 
 
 def corpus_files(root: Path) -> list[Path]:
-    """Supported article files under ``root``, in a stable order; hidden files are skipped."""
+    """Supported article files under ``root``, in a stable order; hidden files and folders are skipped."""
     if not root.is_dir():
         return []
-    return sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in SUPPORTED
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    found: list[str] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(os.path.join(folder, n) for n in names
+                     if not n.startswith(".") and os.path.splitext(n)[1].lower() in SUPPORTED)
+    return [Path(p) for p in sorted(found)]
 
 
 def read_corpus(root: Path, files: Iterable[Path] | None = None) -> tuple[list[Article], list[BadArticle]]:
@@ -217,10 +250,23 @@ def read_corpus(root: Path, files: Iterable[Path] | None = None) -> tuple[list[A
     return list(articles.values()), problems
 
 
-def corpus_fingerprint(root: Path) -> str:
-    """A hash of every article file's name and bytes: equal fingerprints mean nothing changed."""
+def file_hashes(root: Path) -> dict[str, tuple[Path, str]]:
+    """``{relative path: (path, sha256 of its bytes)}`` for every article file."""
+    out = {}
+    base = root.resolve()
+    prefix = len(str(base).rstrip(os.sep)) + 1
+    for path in corpus_files(base):
+        out[str(path)[prefix:].replace(os.sep, "/")] = (path, hashlib.sha256(path.read_bytes()).hexdigest())
+    return out
+
+
+def fingerprint(hashes: dict[str, tuple[Path, str]]) -> str:
+    """One hash over every file's name and bytes: equal fingerprints mean nothing changed."""
     h = hashlib.sha256()
-    for path in corpus_files(root):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
+    for rel in sorted(hashes):
+        h.update(rel.encode() + b"\0" + hashes[rel][1].encode())
     return h.hexdigest()
+
+
+def corpus_fingerprint(root: Path) -> str:
+    return fingerprint(file_hashes(root))

@@ -39,7 +39,19 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db["passages"].enable_fts(["text"], fts_version="FTS5", create_triggers=True, tokenize=FTS_TOKENIZER)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial]
+def _m002_article_signatures(db: sqlite_utils.Database) -> None:
+    """MinHash signature per article, so duplicate detection only signs what changed."""
+    db["articles"].add_column("minhash", bytes)
+
+
+def _m003_files(db: sqlite_utils.Database) -> None:
+    """Each corpus file's hash and the article ids it holds: unchanged files are not parsed again."""
+    db["files"].create({"path": str, "sha256": str, "article_ids": str}, pk="path")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m001_initial, _m002_article_signatures, _m003_files,
+]
 
 
 def migrate(db: sqlite_utils.Database) -> None:

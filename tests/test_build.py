@@ -1,7 +1,6 @@
 """Building and updating an index: incremental, loses nothing, one writer, model changes."""
 
 import os
-import shutil
 
 import pytest
 
@@ -110,7 +109,7 @@ def test_dry_run_changes_nothing(tmp_path, corpus_copy, fake_embedder):
     data = tmp_path / "data"
     build_index(corpus_copy, data, fake_embedder)
     live = layout.current_build(data)
-    shutil.copy(corpus_copy / "000_937d8e2a258eedac.txt", corpus_copy / "copy.txt")
+    (corpus_copy / "new.txt").write_text("A brand new article headline here\n\nIt says one new thing.")
     report = build_index(corpus_copy, data, fake_embedder, dry_run=True)
     assert report.added == 1 and "would index" in report.summary()
     assert layout.current_build(data) == live

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from index import cli as cli_mod
+from index import cli_common
 from index.settings import Settings
 
 from tests.conftest import MOSCOW_ARTICLE, MOSCOW_Q, ROOT, FakeEmbedder
@@ -22,7 +23,7 @@ def env(tmp_path, corpus_copy, monkeypatch):
 
 @pytest.fixture
 def fake(monkeypatch):
-    monkeypatch.setattr(cli_mod, "_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setattr(cli_common, "_embedder", lambda settings: FakeEmbedder())
 
 
 def run(args, env, input=None):

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: run test install index eval bench clean
+.PHONY: run test install index eval bench bench-bot bench-api bench-index clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ index: $(STAMP)
 eval: $(STAMP)
 	$(BIN)/newsqa eval --squad ../shared/benchmarks/xquad/xquad.en.json
 	$(BIN)/newsqa eval --qa tests/data/corpus_qa.jsonl
+
+## Benchmarks that print figures (no network; loopback only).
+bench-bot: $(STAMP)
+	$(BIN)/python scripts/bench_bot.py
+bench-api: $(STAMP)
+	$(BIN)/python scripts/bench_api.py --clients 8 --seconds 20
+bench-index: $(STAMP)
+	$(BIN)/python scripts/bench_index.py --articles 10000
 
 clean:
 	rm -rf data .pytest_cache

@@ -51,12 +51,13 @@ class RedactToken(logging.Filter):
 
 
 def quiet_http_logs(token: str | None) -> None:
-    """httpx logs every URL (token included) at INFO: keep it and httpcore at WARNING."""
+    """httpx logs every URL (token included) at INFO: keep it and httpcore at WARNING; and
+    python-telegram-bot logs its API URL at DEBUG, so the root handlers redact the token."""
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
     if token:
         for handler in logging.getLogger().handlers:
-            if not any(isinstance(f, RedactToken) for f in handler.filters):
+            if not any(isinstance(f, RedactToken) and f.token == token for f in handler.filters):
                 handler.addFilter(RedactToken(token))
 
 

@@ -76,10 +76,12 @@ async def respond(context: Context, chat_id: int, user_id: int | None, question:
             html = render.quota_html(d.settings.telegram_user_quota, d.settings.telegram_quota_window, wait)
             await send_html(context.bot, chat_id, html, reply_to=reply_to)
             return
-    await quietly(context.bot.send_chat_action(chat_id, ChatAction.TYPING), "send the typing action")
+    # The typing action travels while the engine works; it is awaited so it never lands after the answer.
+    typing = asyncio.create_task(quietly(context.bot.send_chat_action(chat_id, ChatAction.TYPING), "send typing"))
     try:
         result = await asyncio.to_thread(d.engine.ask, question, d.settings.top_k)
     except BadQuestion as e:
+        await typing
         await send_html(context.bot, chat_id, render.esc(f"Sorry, {e}."), reply_to=reply_to)
         return
     qid = None
@@ -89,6 +91,7 @@ async def respond(context: Context, chat_id: int, user_id: int | None, question:
             [c.passage_id for c in result.citations], [c.passage_id for c in result.citations if c.cited],
             user_id, chat_id)
     markup = callbacks.answer_keyboard(result, qid, len(result.citations)) if result.found else None
+    await typing
     await send_html(context.bot, chat_id, render.answer_html(result), markup=markup, reply_to=reply_to)
 
 

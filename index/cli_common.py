@@ -29,7 +29,7 @@ def _settings(ctx: click.Context) -> "Settings":
             first = e.errors()[0]
             raise click.ClickException(f"bad setting {first['loc'][0]}: {first['msg']} (check .env)") from None
         logging.basicConfig(level=ctx.obj.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        for noisy in ("faiss.loader", "httpx", "sentence_transformers"):
+        for noisy in ("faiss.loader", "httpx", "httpcore", "sentence_transformers"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     return ctx.obj
 

@@ -60,6 +60,7 @@ class FakeTelegram:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else Nagle + delayed ACK add 40 ms per reply
 
             def log_message(self, *args: Any) -> None:
                 pass

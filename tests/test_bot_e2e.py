@@ -146,7 +146,7 @@ def test_groups_answer_only_when_addressed(bot) -> None:
     reply = send(fake, fake.message(mention, chat_id=group, user_id=5,
                                     entities=[{"type": "mention", "offset": 0, "length": 16}]))
     assert "Zabolotny" in reply.params["text"] and reply.params["reply_parameters"]["message_id"]
-    assert sum(c.method == "sendMessage" for c in fake.calls[n:]) == 1
+    assert sum(c.method == "sendMessage" and c.params["chat_id"] == str(group) for c in fake.calls[n:]) == 1
     ask = send(fake, fake.message(f"/ask {MOSCOW_Q}", chat_id=group, user_id=5))
     assert DETAINED in ask.params["text"]
 

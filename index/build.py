@@ -112,12 +112,11 @@ class _Plan:
     signatures: dict[str, np.ndarray]
 
 
-def _plan(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Path | None, rebuild: bool,
-          report: BuildReport) -> _Plan:
+def _plan(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Path | None,
+          old_files: dict[str, tuple[str, list[str]]], rebuild: bool, report: BuildReport) -> _Plan:
     """Parse only new or changed files, keep what broke, drop duplicate stories, count everything."""
     _, old_arts, old_sigs = _old_state(old)
     base = {} if rebuild else old_arts
-    old_files = {} if rebuild else _old_files(old)
     same_files = {rel for rel, (_, sha) in hashes.items() if rel in old_files and old_files[rel][0] == sha}
     same_ids = {aid for rel in same_files for aid in old_files[rel][1] if aid in base}
     parsed, problems = read_corpus(corpus_dir, files=[hashes[rel][0] for rel in hashes if rel not in same_files])
@@ -176,7 +175,8 @@ def build_index(
         meta = _old_state(old)[0] if old else {}
         report = BuildReport(dry_run=dry_run)
         if old and not rebuild:
-            if meta.get("model") != embedder.name or meta.get("dimension") != str(embedder.dim):
+            same_dim = not getattr(embedder, "loaded", True) or meta.get("dimension") == str(embedder.dim)
+            if meta.get("model") != embedder.name or not same_dim:
                 rebuild = True
                 report.reason = (f"the embedding model changed from {meta.get('model')!r} to {embedder.name!r}; "
                                  "rebuilding everything")
@@ -190,7 +190,11 @@ def build_index(
             report.passages = int(meta.get("passage_count", 0))
             report.path = old
             return report
-        plan = _plan(corpus_dir, hashes, old, rebuild, report)
+        old_files = {} if rebuild else _old_files(old)
+        touched = any(old_files.get(rel, ("",))[0] != sha for rel, (_, sha) in hashes.items())
+        if touched and not dry_run and hasattr(embedder, "preload"):
+            embedder.preload()  # new or changed files: overlap the model's import with reading them
+        plan = _plan(corpus_dir, hashes, old, old_files, rebuild, report)
         if dry_run:
             report.seconds = time.monotonic() - started
             return report
@@ -206,14 +210,16 @@ def build_index(
                 db.execute("delete from files")
                 db["files"].insert_all(plan.files, batch_size=1000)
             n_articles = db.execute("select count(*) from articles").fetchone()[0]
+            # Same model name as the live index: its dimension is known without loading the model.
+            dim = int(meta["dimension"]) if old and not rebuild and plan.todo == [] else embedder.dim
             store.set_meta(db, {
-                "format": INDEX_FORMAT, "model": embedder.name, "dimension": str(embedder.dim),
+                "format": INDEX_FORMAT, "model": embedder.name, "dimension": str(dim),
                 "chunk_chars": str(chunk_chars), "corpus_fingerprint": corpus_print,
                 "corpus_dir": str(corpus_dir.resolve()),
                 "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "article_count": str(n_articles),
             })
-            report.passages = _write_vectors(db, tmp, embedder.dim)
+            report.passages = _write_vectors(db, tmp, dim)
             store.set_meta(db, {"passage_count": str(report.passages)})
             db.conn.close()
             report.path = layout.publish(data_dir, tmp)

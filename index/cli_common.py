@@ -49,9 +49,10 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _embedder(settings: "Settings") -> Any:
-    from index.embedding import load_embedder
+    """The configured model, loaded only when something needs it."""
+    from index.embedding import LazyEmbedder
 
-    return load_embedder(settings.embedding_model)
+    return LazyEmbedder(settings.embedding_model)
 
 
 def _report_build(report: Any) -> None:

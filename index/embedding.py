@@ -105,3 +105,56 @@ def load_embedder(name: str) -> Embedder:
             f"a cached sentence-transformers model, or '{BUNDLED}' (the bundled default)."
         ) from e
     return SentenceTransformerEmbedder(model, name=name)
+
+
+class LazyEmbedder:
+    """Loads its model on first use, or in the background after :meth:`preload`.
+
+    Importing sentence-transformers costs seconds; an index run with nothing to embed never
+    pays it, and one with work to do overlaps it with reading the corpus.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name or BUNDLED
+        self._inner: Embedder | None = None
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._inner is not None
+
+    def preload(self) -> None:
+        """Start loading in a background thread (idempotent)."""
+        with self._lock:
+            if self._inner is None and self._thread is None:
+                self._thread = threading.Thread(target=self._load_quietly, name="model-preload", daemon=True)
+                self._thread.start()
+
+    def _load_quietly(self) -> None:
+        try:
+            self._inner = load_embedder(self.name)
+        except BaseException as e:  # re-raised in the caller's thread by inner()
+            self._error = e
+
+    def inner(self) -> Embedder:
+        thread = self._thread
+        if thread is not None:
+            thread.join()
+        with self._lock:
+            if self._error is not None:
+                raise self._error
+            if self._inner is None:
+                self._inner = load_embedder(self.name)
+            return self._inner
+
+    @property
+    def dim(self) -> int:
+        return self.inner().dim
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.inner().encode_queries(texts)
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        return self.inner().encode_documents(texts)

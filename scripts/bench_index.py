@@ -47,6 +47,13 @@ def main() -> None:
         wall = time.perf_counter() - t
         print(f"after adding one article: `newsqa index` took {wall:.2f}s wall (process start and model load included)")
         print("  " + out.stderr.strip().splitlines()[-1])
+        for label, action in [("removing one article", lambda: (corpus / "synth_000000.txt").unlink()),
+                              ("no change", lambda: None)]:
+            action()
+            t = time.perf_counter()
+            out = subprocess.run([str(newsqa), "index"], env=env, capture_output=True, text=True, check=True)
+            print(f"{label}: `newsqa index` took {time.perf_counter() - t:.2f}s wall (no model needed)")
+            print("  " + out.stderr.strip().splitlines()[-1])
         write_corpus(corpus, 1, seed=3, start=args.articles + 1)
         report = build_index(corpus, data, embedder)
         print(f"after adding one more: build_index alone took {report.seconds:.2f}s ({report.summary()})")

@@ -22,8 +22,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
-
+from index.api_models import (
+    EXAMPLE_BODY, EXAMPLE_Q, AnswerOut, Article, AskIn, Health, Passage, Problem, SearchResult, Stats,
+)
 from index.engine import MAX_K
 from index.errors import IndexBusy, IndexMismatch, IndexMissing, ModelUnavailable, NewsQAError
 
@@ -36,111 +37,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 # The page only talks to this server and never runs inline code, so article text cannot inject any.
 PAGE_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-EXAMPLE_Q = "Who was detained in Moscow in October?"
-EXAMPLE_BODY = f'{{"question": "{EXAMPLE_Q}", "k": 5}}'
 UNAVAILABLE = (IndexMissing, IndexMismatch, IndexBusy, ModelUnavailable)
-
-
-class Health(BaseModel):
-    ready: bool = Field(description="True when an index is loaded and questions can be answered.")
-    built_at: str | None = Field(None, examples=["2025-11-22T02:01:18+00:00"])
-    articles: int = 0
-    passages: int = 0
-    model: str | None = Field(None, examples=["wordllama"])
-    detail: str | None = Field(None, description="Why the server is not ready.")
-
-
-class _Scored(BaseModel):
-    """Shared by search hits and citations: where the passage is and why it ranked there."""
-
-    passage_id: int
-    article_id: str = Field(examples=["001_eede6903985e59b8"])
-    title: str
-    source: str | None = Field(examples=["TASS"])
-    published: str | None = Field(description="ISO date, when the article's date is complete.", examples=["2015-12-03"])
-    date_text: str | None = Field(description="The date as the article gives it.", examples=["October 21"])
-    url: str | None
-    text: str = Field(description="The passage text.")
-    start: int = Field(description="Character offset of the passage in the article text.")
-    end: int
-    score: float = Field(description="Fused hybrid score (higher is better).", examples=[1.4])
-    keyword_rank: int | None = Field(description="1-based rank in the BM25 keyword search; null if not retrieved.")
-    keyword_score: float | None
-    vector_rank: int | None = Field(description="1-based rank in the dense vector search; null if not retrieved.")
-    vector_score: float | None
-
-
-class SearchHit(_Scored):
-    pass
-
-
-class SearchResult(BaseModel):
-    q: str
-    k: int
-    offset: int
-    hits: list[SearchHit]
-
-
-class Citation(_Scored):
-    n: int = Field(description="The number used by the [n] markers in the answer.")
-    cited: bool = Field(description="True when the answer quotes this passage.")
-    highlights: list[tuple[int, int]] = Field(
-        description="[start, end) character offsets, inside `text`, of the quoted sentences.", examples=[[[114, 302]]])
-
-
-class AnswerOut(BaseModel):
-    """Exactly what ``newsqa ask --json`` prints."""
-
-    question: str
-    found: bool = Field(description="False when no passage answers the question; `answer` then says so.")
-    answer: str = Field(examples=["“October 11, in the center of Moscow detained 12 citizens of Russia …” [1]"])
-    confidence: float = Field(description="Share of the question's weight covered by the best sentence (0..1).")
-    citations: list[Citation]
-
-
-class AskIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"question": EXAMPLE_Q, "k": 5}]})
-
-    question: str = Field(strict=True, description="A question about the news in the index.")
-    k: int | None = Field(None, strict=True, ge=1, le=MAX_K, description="How many passages to retrieve.")
-
-
-class Article(BaseModel):
-    id: str = Field(examples=["001_eede6903985e59b8"])
-    path: str
-    title: str
-    source: str | None
-    published: str | None
-    date_text: str | None
-    place: str | None = Field(examples=["Moscow"])
-    url: str | None
-    text: str
-
-
-class Passage(BaseModel):
-    passage_id: int
-    seq: int = Field(description="0-based position of the passage in its article.")
-    start: int
-    end: int
-    text: str
-
-
-class Stats(BaseModel):
-    articles: int
-    passages: int
-    earliest: str | None
-    latest: str | None
-    partial_dates: list[str] = Field(description="Article dates without a year, as written.")
-    sources: list[str]
-    model: str | None
-    dimension: int
-    built_at: str | None
-    index_bytes: int
-    index_path: str
-
-
-class Problem(BaseModel):
-    detail: str = Field(examples=["k must be a whole number from 1 to 50"])
 
 
 def is_loopback(host: str) -> bool:

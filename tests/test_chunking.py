@@ -1,6 +1,5 @@
 """Sentences and passages: every span is exactly the article text at its offsets."""
 
-from pathlib import Path
 
 from index.chunking import chunk_text, split_sentences
 from index.ingest import read_corpus

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from index import layout, search, store, vectors
+from index import search, store, vectors
 from index.build import build_index
 from index.engine import Engine
 from index.search import collapse_duplicates, hybrid_search, rrf, score_fusion

@@ -49,15 +49,8 @@ def new_build_dir(data_dir: Path) -> Path:
             continue
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_file(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file's data, or a folder's entries, to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -68,16 +61,16 @@ def fsync_file(path: Path) -> None:
 def publish(data_dir: Path, tmp: Path) -> Path:
     """Make the finished build in ``tmp`` the live one; return its final folder."""
     for name in (DB_NAME, VECTORS_NAME):
-        fsync_file(tmp / name)
+        fsync_path(tmp / name)
     final = tmp.with_name(tmp.name.removeprefix(TMP_PREFIX))
     os.rename(tmp, final)
-    fsync_dir(final.parent)
+    fsync_path(final.parent)
     link_tmp = data_dir / f"{CURRENT}.{os.getpid()}.tmp"
     if link_tmp.is_symlink() or link_tmp.exists():
         link_tmp.unlink()
     os.symlink(os.path.relpath(final, data_dir), link_tmp)
     os.replace(link_tmp, data_dir / CURRENT)
-    fsync_dir(data_dir)
+    fsync_path(data_dir)
     return final
 
 

@@ -6,7 +6,6 @@ search would cost too much per question.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -49,12 +48,10 @@ def search(index: object, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.n
 
 def save(index: object, path: Path) -> None:
     """Write the index and flush it to disk before anyone may switch to it."""
+    from index.layout import fsync_path
+
     _faiss().write_index(index, str(path))
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(path)
 
 
 def load(path: Path) -> object:

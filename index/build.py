@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import logging
 import shutil
 import time
@@ -172,8 +173,14 @@ def build_index(
     with layout.WriterLock(data_dir):
         layout.clean_old_builds(data_dir)
         old = layout.current_build(data_dir)
-        meta = _old_state(old)[0] if old else {}
         report = BuildReport(dry_run=dry_run)
+        try:
+            meta = _old_state(old)[0] if old else {}
+            vectors.load(old / layout.VECTORS_NAME) if old else None
+        except (sqlite3.DatabaseError, RuntimeError, OSError) as e:
+            log.warning("live index %s cannot be read (%s); rebuilding", old, e)
+            old, meta = None, {}
+            report.reason = f"the live index cannot be read ({e}); rebuilding everything"
         if old and not rebuild:
             same_dim = not getattr(embedder, "loaded", True) or meta.get("dimension") == str(embedder.dim)
             if meta.get("model") != embedder.name or not same_dim:

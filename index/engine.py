@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ from index import answer as answer_mod
 from index import layout, store, vectors
 from index.answer import Answer
 from index.embedding import Embedder
-from index.errors import BadQuestion, IndexMismatch, IndexMissing
+from index.errors import BadQuestion, IndexDamaged, IndexMismatch, IndexMissing
 from index.search import Hit, hybrid_search
 from index.text import content_terms, normalise_question
 
@@ -35,6 +36,14 @@ class Snapshot:
     def __init__(self, folder: Path, embedder: Embedder) -> None:
         self.folder = folder
         self._local = threading.local()
+        try:
+            self._open(embedder)
+        except (sqlite3.DatabaseError, RuntimeError, OSError, ValueError) as e:
+            raise IndexDamaged(
+                f"the index at {folder} cannot be read ({e}); rebuild it with: newsqa index --rebuild"
+            ) from e
+
+    def _open(self, embedder: Embedder) -> None:
         db = self.db()
         self.meta = store.get_meta(db)
         if self.meta.get("model") != embedder.name or self.meta.get("dimension") != str(embedder.dim):
@@ -43,11 +52,11 @@ class Snapshot:
                 f"(dimension {self.meta.get('dimension')}), but NEWSQA_EMBEDDING_MODEL is {embedder.name!r} "
                 f"(dimension {embedder.dim}). Re-index with: newsqa index --rebuild"
             )
-        self.index = vectors.load(folder / layout.VECTORS_NAME)
+        self.index = vectors.load(self.folder / layout.VECTORS_NAME)
         self.passage_count = int(db.execute("select count(*) from passages").fetchone()[0])
         if self.index.ntotal != self.passage_count:
             raise IndexMismatch(
-                f"index at {folder} is inconsistent ({self.passage_count} passages, {self.index.ntotal} vectors); "
+                f"index at {self.folder} is inconsistent ({self.passage_count} passages, {self.index.ntotal} vectors); "
                 "re-index with: newsqa index --rebuild"
             )
 
@@ -146,9 +155,12 @@ class Engine:
         n = max(1, snap.passage_count)
         weights = {t: answer_mod.idf(dfs.get(t, 0), n) for t in terms}
         result = answer_mod.compose(text, hits, weights, qvec, self.embedder.encode_queries)
-        if not result.found and terms and not any(dfs.get(t) for t in terms):
+        if not terms:
+            result.answer = ("This question is too vague to look up: add a name, place, event or topic, "
+                             "for example 'Who was detained in Moscow in October?'")
+        elif not result.found and not any(dfs.get(t) for t in terms):
             result.answer = ("None of the words in this question occur in the indexed articles. "
-                             "Try other words (the articles may be in another language).")
+                             "Try other words, or ask in the language of the articles.")
         return result
 
     def stats(self) -> dict[str, Any]:

@@ -30,6 +30,10 @@ class IndexMismatch(NewsQAError):
     """The index was built with another embedding model or by an incompatible version."""
 
 
+class IndexDamaged(IndexMismatch):
+    """The index files cannot be read (truncated, deleted or corrupted on disk)."""
+
+
 class IndexBusy(NewsQAError):
     """Another process is writing the index right now."""
 

@@ -45,14 +45,10 @@ def tokens(text: str) -> list[str]:
 
 
 def content_terms(text: str) -> list[str]:
-    """Distinct question words worth searching for, in order; stopwords only if nothing else."""
-    toks = tokens(text)
+    """Distinct question words worth searching for, in order (empty for 'who is he?')."""
     seen: dict[str, None] = {}
-    for t in toks:
+    for t in tokens(text):
         if t not in STOPWORDS and (len(t) > 1 or t.isdigit()):
-            seen.setdefault(t, None)
-    if not seen:
-        for t in toks:
             seen.setdefault(t, None)
     return list(seen)
 

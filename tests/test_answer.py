@@ -73,3 +73,8 @@ def test_clip_keeps_an_overlong_sentence_verbatim_around_the_question_words():
     start, end = clip(text, 0, len(text), {"detain", "support"}, limit=120)
     assert end - start <= 120 and "detained supporters" in text[start:end]
     assert text[start:end] in text and not text[start:end].startswith(" ")
+
+
+def test_a_question_with_nothing_to_look_up_asks_for_specifics(corpus_engine):
+    result = corpus_engine.ask("Who is he?")
+    assert not result.found and "too vague" in result.answer

@@ -113,3 +113,17 @@ def test_dry_run_changes_nothing(tmp_path, corpus_copy, fake_embedder):
     report = build_index(corpus_copy, data, fake_embedder, dry_run=True)
     assert report.added == 1 and "would index" in report.summary()
     assert layout.current_build(data) == live
+
+
+def test_a_damaged_index_is_a_clear_error_and_the_next_build_recovers(tmp_path, corpus_copy, fake_embedder):
+    from index.errors import IndexDamaged
+
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    live = layout.current_build(data)
+    (live / layout.VECTORS_NAME).write_bytes(b"truncated")
+    with pytest.raises(IndexDamaged, match="newsqa index --rebuild"):
+        Engine(data, fake_embedder)
+    report = build_index(corpus_copy, data, fake_embedder)
+    assert "cannot be read" in report.reason and report.added == 5
+    assert _counts(data) == (5, report.passages, report.passages)

@@ -8,6 +8,7 @@ the best sentence covers too little of the question, the answer abstains instead
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -30,6 +31,8 @@ MIN_DENSE = 0.5
 # ... or the passage around it covers this much (the answer sentence may use a pronoun).
 MIN_PASSAGE_COVERAGE = 0.6
 CONTEXT_WEIGHT = 0.2
+# Bonus for a sentence holding what the question asks for (a date for "when", a number for "how many").
+KIND_WEIGHT = 0.25
 # A second sentence must cover at least this share of what the first one covers.
 SECOND_MIN_RATIO = 0.3
 NOT_FOUND = "I could not find this in the indexed articles. Try rephrasing, or ask about something the articles cover."
@@ -130,6 +133,35 @@ def _owner(citations: list[Citation], cited: list[int], ci: int, s: int, e: int)
     return ci, s, e
 
 
+_YEAR_OR_DATE = re.compile(
+    r"\b(1[0-9]{3}|20[0-9]{2})\b|\b(January|February|March|April|May|June|July|August|September|October|"
+    r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b\.?|\bcentur(y|ies)\b|\b\d{1,2}(st|nd|rd|th)\b"
+)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|"
+                     r"million|billion|dozens?|half)\b", re.I)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+
+
+def expected_kind(question: str) -> re.Pattern[str] | None:
+    """What the answer to a wh-question looks like: a date, a number or a name."""
+    q = question.lower()
+    if re.match(r"\s*(when|what year|in what year|what date|which year|what century|in which year)\b", q):
+        return _YEAR_OR_DATE
+    if re.match(r"\s*(how (many|much|long|old|far|large|big|tall|high)|what (percentage|percent|number|amount))\b", q):
+        return _NUMBER
+    if re.match(r"\s*(who|whom|whose|where|which (person|company|team|country|city))\b", q):
+        return _NAME
+    return None
+
+
+def kind_bonus(kind: re.Pattern[str] | None, sentence: str, question: str) -> float:
+    """1.0 when the sentence holds something of the expected kind that the question does not."""
+    if kind is None:
+        return 0.0
+    q = question.lower()
+    return 1.0 if any(m.group(0).lower() not in q for m in kind.finditer(sentence)) else 0.0
+
+
 def compose(
     question: str,
     hits: list[Hit],
@@ -153,16 +185,19 @@ def compose(
     texts = [citations[ci].text[s:e] for ci, s, e in cands]
     dense = encode(texts) @ query_vector if texts else np.zeros(0)
     passage_cov = [coverage(term_stems, weights, c.text) for c in citations[:SENTENCE_PASSAGES]]
+    kind = expected_kind(question)
     scored = []
     for (ci, s, e), text, d in zip(cands, texts, dense):
         cov = coverage(term_stems, weights, text)
-        score = cov + CONTEXT_WEIGHT * passage_cov[ci] + DENSE_WEIGHT * float(d) + RANK_WEIGHT / (1 + ci)
+        score = (cov + CONTEXT_WEIGHT * passage_cov[ci] + DENSE_WEIGHT * float(d) + RANK_WEIGHT / (1 + ci)
+                 + KIND_WEIGHT * kind_bonus(kind, text, question))
         scored.append((score, cov, float(d), ci, s, e))
     scored.sort(key=lambda x: -x[0])
     best = scored[0]
     _, cov, d, ci, s, e = best
-    found = (cov >= MIN_COVERAGE or (cov >= MIN_COVERAGE_WITH_DENSE and d >= MIN_DENSE)
-             or passage_cov[ci] >= MIN_PASSAGE_COVERAGE)
+    # Relevance is judged on the strongest evidence, whichever sentence is quoted first.
+    found = any(c2 >= MIN_COVERAGE or (c2 >= MIN_COVERAGE_WITH_DENSE and d2 >= MIN_DENSE)
+                or passage_cov[ci2] >= MIN_PASSAGE_COVERAGE for _, c2, d2, ci2, _, _ in scored)
     if not found:
         return Answer(question, False, NOT_FOUND, citations, confidence=cov)
     focus = set(term_stems.values())

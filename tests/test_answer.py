@@ -78,3 +78,15 @@ def test_clip_keeps_an_overlong_sentence_verbatim_around_the_question_words():
 def test_a_question_with_nothing_to_look_up_asks_for_specifics(corpus_engine):
     result = corpus_engine.ask("Who is he?")
     assert not result.found and "too vague" in result.answer
+
+
+def test_expected_answer_kind_from_the_question_word():
+    from index.answer import expected_kind, kind_bonus
+
+    when = expected_kind("When did Russia launch airstrikes?")
+    assert kind_bonus(when, "Russia on Sept. 30 launched airstrikes.", "When did Russia launch airstrikes?") == 1.0
+    assert kind_bonus(when, "Russia launched airstrikes in Syria.", "When did Russia launch airstrikes?") == 0.0
+    many = expected_kind("How many people were killed?")
+    assert kind_bonus(many, "It killed all 224 people aboard.", "How many people were killed?") == 1.0
+    assert kind_bonus(many, "in 2015 there were 2015 deaths", "How many deaths in 2015?") == 0.0
+    assert expected_kind("Why did he leave?") is None

@@ -9,12 +9,12 @@ from index.answer import Answer, Citation
 
 def citation_line(c: Citation) -> str:
     """``Title — Source, date`` with only the parts the article states."""
-    bits = [c.source or "source not stated"]
+    bits = [c.source] if c.source else []
     if c.published:
         bits.append(c.published)
     elif c.date_text:
         bits.append(f"{c.date_text} (year not stated)")
-    return f"{c.title} — {', '.join(bits)}"
+    return f"{c.title} — {', '.join(bits)}" if bits else c.title
 
 
 def render_answer(result: Answer, width: int = 88, all_sources: bool = False) -> str:

@@ -35,6 +35,9 @@ CONTEXT_WEIGHT = 0.2
 KIND_WEIGHT = 0.25
 # A second sentence must cover at least this share of what the first one covers.
 SECOND_MIN_RATIO = 0.3
+# ... and score at least this share of the first one's total score.
+SECOND_MIN_SCORE = 0.5
+SECOND_NEEDS_KIND = True
 NOT_FOUND = "I could not find this in the indexed articles. Try rephrasing, or ask about something the articles cover."
 
 
@@ -203,9 +206,13 @@ def compose(
     focus = set(term_stems.values())
     picked = [(ci, *clip(citations[ci].text, s, e, focus, MAX_ANSWER_CHARS - 8))]
     used = picked[0][2] - picked[0][1]
-    for _, cov2, d2, ci2, s2, e2 in scored[1:]:
+    for score2, cov2, d2, ci2, s2, e2 in scored[1:]:
         if len(picked) == 2:
             break
+        if score2 < SECOND_MIN_SCORE * scored[0][0]:
+            break
+        if SECOND_NEEDS_KIND and kind is not None and not kind_bonus(kind, citations[ci2].text[s2:e2], question):
+            continue  # a "when" question gains nothing from a second sentence without a date
         if cov2 < SECOND_MIN_RATIO * cov or cov2 <= 0 or (ci2 == ci and (s2, e2) == (s, e)) or used + (e2 - s2) + 16 > MAX_ANSWER_CHARS:
             continue
         if citations[ci2].text[s2:e2].strip() == citations[ci].text[s:e].strip():

@@ -203,3 +203,22 @@ def _model():
 
         _MODEL.append(load_embedder("wordllama"))
     return _MODEL[0]
+
+
+def test_running_http_api_serves_the_new_index_without_restart(tmp_path, corpus_copy, fake_embedder):
+    from fastapi.testclient import TestClient
+
+    from index.api import create_app
+
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    client = TestClient(create_app(Engine(data, fake_embedder, reload_seconds=0.05)))
+    before = client.get("/health").json()
+    assert client.get("/articles/okapi1").status_code == 404
+    (corpus_copy / "okapi1.txt").write_text("Okapi sighting reported in the Ituri forest\n\nAn okapi was filmed in Ituri.")
+    build_index(corpus_copy, data, fake_embedder)
+    time.sleep(0.1)
+    assert client.get("/articles/okapi1").status_code == 200
+    hits = client.get("/search", params={"q": "okapi Ituri", "k": 1}).json()
+    assert "okapi1" in json.dumps(hits)
+    assert client.get("/health").json()["articles"] == before["articles"] + 1

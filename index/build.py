@@ -7,153 +7,26 @@ atomically, so a crash at any moment leaves the previous index whole.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import sqlite3
 import logging
 import shutil
+import sqlite3
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index import dedupe, layout, store, vectors
+from index import layout, store, vectors
+from index.changes import BuildReport, old_files, old_state, plan_changes
 from index.chunking import chunk_text
 from index.embedding import Embedder
-from index.errors import BadArticle
-from index.ingest import Article, file_hashes, fingerprint, read_corpus
+from index.ingest import Article, file_hashes, fingerprint
 
 log = logging.getLogger(__name__)
 
 INDEX_FORMAT = "1"
 CHUNK_CHARS = 900
 EMBED_BATCH = 256
-
-
-@dataclass
-class BuildReport:
-    """What a build did; ``summary()`` is its one-line report."""
-
-    added: int = 0
-    changed: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    kept: int = 0
-    passages: int = 0
-    embedded: int = 0
-    seconds: float = 0.0
-    up_to_date: bool = False
-    dry_run: bool = False
-    reason: str | None = None
-    problems: list[BadArticle] = field(default_factory=list)
-    duplicates: list[tuple[str, str, float]] = field(default_factory=list)
-    path: Path | None = None
-
-    def summary(self) -> str:
-        if self.up_to_date:
-            return f"index is up to date ({self.passages} passages); nothing to do"
-        verb = "would index" if self.dry_run else "indexed"
-        parts = [f"{self.added} added", f"{self.changed} changed", f"{self.removed} removed",
-                 f"{self.unchanged} unchanged"]
-        if self.kept:
-            parts.append(f"{self.kept} kept from the previous index")
-        tail = "" if self.dry_run else f"; {self.passages} passages, {self.embedded} embedded, {self.seconds:.1f}s"
-        skipped = f"; {len(self.problems)} problem(s)" if self.problems else ""
-        dupes = f"; {len(self.duplicates)} duplicate(s) skipped" if self.duplicates else ""
-        return f"{verb}: " + ", ".join(parts) + tail + skipped + dupes
-
-
-def _old_state(old: Path | None) -> tuple[dict[str, str], dict[str, tuple[str, str]], dict[str, np.ndarray]]:
-    """Meta, ``{article id: (content hash, path)}`` and stored signatures of the live index."""
-    if old is None:
-        return {}, {}, {}
-    db = store.open_db(old / layout.DB_NAME, readonly=True)
-    try:
-        meta = store.get_meta(db)
-        has_sig = "minhash" in db["articles"].columns_dict
-        sql = f"select id, content_hash, path, {'minhash' if has_sig else 'null'} from articles"
-        arts, sigs = {}, {}
-        for aid, chash, path, blob in db.execute(sql):
-            arts[aid] = (chash, path)
-            if blob:
-                sigs[aid] = np.frombuffer(blob, dtype=np.uint64)
-    finally:
-        db.conn.close()
-    return meta, arts, sigs
-
-
-def _kept_ids(problems: list[BadArticle], present: set[str], old_arts: dict[str, tuple[str, str]]) -> set[str]:
-    """Old articles whose file is now unreadable: keep them rather than lose them."""
-    bad_paths = {p.path for p in problems}
-    return {aid for aid, (_, path) in old_arts.items() if path in bad_paths and aid not in present}
-
-
-def _old_files(old: Path | None) -> dict[str, tuple[str, list[str]]]:
-    """``{relative path: (sha256, article ids)}`` recorded by the live index."""
-    if old is None:
-        return {}
-    db = store.open_db(old / layout.DB_NAME, readonly=True)
-    try:
-        if not db["files"].exists():
-            return {}
-        return {r[0]: (r[1], json.loads(r[2])) for r in db.execute("select path, sha256, article_ids from files")}
-    finally:
-        db.conn.close()
-
-
-@dataclass
-class _Plan:
-    """The difference between the corpus folder and the live index."""
-
-    final: set[str]                      # every article id the new index holds
-    todo: list[Article]                  # to chunk and embed (added or changed)
-    stale: list[str]                     # to delete from the copied index (changed or removed)
-    files: list[dict[str, Any]]          # rows of the files table
-    signatures: dict[str, np.ndarray]
-
-
-def _plan(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Path | None,
-          old_files: dict[str, tuple[str, list[str]]], rebuild: bool, report: BuildReport) -> _Plan:
-    """Parse only new or changed files, keep what broke, drop duplicate stories, count everything."""
-    _, old_arts, old_sigs = _old_state(old)
-    base = {} if rebuild else old_arts
-    same_files = {rel for rel, (_, sha) in hashes.items() if rel in old_files and old_files[rel][0] == sha}
-    same_ids = {aid for rel in same_files for aid in old_files[rel][1] if aid in base}
-    parsed, problems = read_corpus(corpus_dir, files=[hashes[rel][0] for rel in hashes if rel not in same_files])
-    for a in [a for a in parsed if a.id in same_ids]:
-        problems.append(BadArticle(a.path, f"duplicate article id {a.id!r} (also in {base[a.id][1]}); skipped"))
-    parsed = [a for a in parsed if a.id not in same_ids]
-    report.problems = problems
-    kept = _kept_ids(problems, same_ids | {a.id for a in parsed}, base)
-    sigs = {aid: old_sigs[aid] for aid in same_ids | kept if aid in old_sigs}
-    fresh = {}
-    for a in parsed:
-        unchanged = a.id in base and base[a.id][0] == a.content_hash and a.id in old_sigs
-        sigs[a.id] = old_sigs[a.id] if unchanged else dedupe.signature(a.text)
-        if not unchanged:
-            fresh[a.id] = a
-    order = sorted(aid for aid in sigs if aid not in fresh) + sorted(fresh)
-    dupes = dedupe.find_duplicates(sigs, order, fresh=set(fresh))
-    report.duplicates = [(dup, orig, sim) for dup, (orig, sim) in sorted(dupes.items())]
-    parsed = [a for a in parsed if a.id not in dupes]
-    final = same_ids | kept | {a.id for a in parsed}
-    todo = [a for a in parsed if a.id not in base or base[a.id][0] != a.content_hash]
-    changed = {a.id for a in todo if a.id in base}
-    report.added = len(todo) - len(changed)
-    report.changed = len(changed)
-    report.unchanged = len(final) - len(todo) - len(kept)
-    report.kept = len(kept)
-    report.removed = sum(1 for aid in base if aid not in final)
-    bad = {p.path for p in problems}
-    by_path: dict[str, list[str]] = {}
-    for a in parsed:
-        by_path.setdefault(a.path, []).append(a.id)
-    files = [{"path": rel, "sha256": sha, "article_ids": json.dumps(old_files[rel][1] if rel in same_files
-                                                                    else by_path.get(rel, []))}
-             for rel, (_, sha) in hashes.items() if rel not in bad]
-    stale = [aid for aid in base if aid not in final or aid in changed]
-    return _Plan(final=final, todo=todo, stale=stale, files=files, signatures=sigs)
 
 
 def build_index(
@@ -175,7 +48,7 @@ def build_index(
         old = layout.current_build(data_dir)
         report = BuildReport(dry_run=dry_run)
         try:
-            meta = _old_state(old)[0] if old else {}
+            meta = old_state(old)[0] if old else {}
             vectors.load(old / layout.VECTORS_NAME) if old else None
         except (sqlite3.DatabaseError, RuntimeError, OSError) as e:
             log.warning("live index %s cannot be read (%s); rebuilding", old, e)
@@ -197,11 +70,11 @@ def build_index(
             report.passages = int(meta.get("passage_count", 0))
             report.path = old
             return report
-        old_files = {} if rebuild else _old_files(old)
-        touched = any(old_files.get(rel, ("",))[0] != sha for rel, (_, sha) in hashes.items())
+        previous_files = {} if rebuild else old_files(old)
+        touched = any(previous_files.get(rel, ("",))[0] != sha for rel, (_, sha) in hashes.items())
         if touched and not dry_run and hasattr(embedder, "preload"):
             embedder.preload()  # new or changed files: overlap the model's import with reading them
-        plan = _plan(corpus_dir, hashes, old, old_files, rebuild, report)
+        plan = plan_changes(corpus_dir, hashes, old, previous_files, rebuild, report)
         if dry_run:
             report.seconds = time.monotonic() - started
             return report

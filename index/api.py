@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from index.api_models import (
     EXAMPLE_BODY, EXAMPLE_Q, AnswerOut, Article, AskIn, Health, Passage, Problem, SearchResult, Stats,
 )
-from index.engine import MAX_K
+from index.engine import MAX_K, MAX_OFFSET
 from index.errors import IndexBusy, IndexMismatch, IndexMissing, ModelUnavailable, NewsQAError
 
 if TYPE_CHECKING:
@@ -52,6 +52,9 @@ def is_loopback(host: str) -> bool:
 
 def check_bind(host: str, api_key: str | None) -> None:
     """Refuse to expose the index beyond this machine without a key (call before loading the model)."""
+    if api_key and (not api_key.isascii() or not api_key.isprintable() or len(api_key) < 8):
+        raise NewsQAError("NEWSQA_API_KEY must be at least 8 printable ASCII characters "
+                          "(HTTP headers cannot carry other characters reliably)")
     if not is_loopback(host) and not api_key:
         raise NewsQAError(
             f"refusing to listen on {host} without an API key: anyone who can reach it could query the index. "
@@ -128,7 +131,7 @@ def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5
         # Starlette re-raises after this response, so the server log still gets the traceback.
         return JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)
 
-    @app.get("/health", response_model=Health, dependencies=guard, tags=["service"],
+    @app.api_route("/health", methods=["GET", "HEAD"], response_model=Health, dependencies=guard, tags=["service"],
              responses={503: {"model": Health, "description": "No index can be served."}})
     def health() -> Any:
         """Whether questions can be answered now, and which index build answers them."""
@@ -142,13 +145,15 @@ def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5
     @app.get("/stats", response_model=Stats, dependencies=guard, tags=["service"])
     def stats() -> Any:
         """Counts, date range, sources, model, size and build time of the live index."""
-        return engine.stats()
+        figures = engine.stats()
+        figures.pop("index_path", None)  # where the server keeps its files is not the client's business
+        return figures
 
     @app.get("/search", response_model=SearchResult, dependencies=guard, tags=["questions"])
     def search(
         q: str = Query(description="Question or keywords.", examples=[EXAMPLE_Q]),
         k: int = Query(10, ge=1, le=MAX_K, description="How many passages."),
-        offset: int = Query(0, ge=0, description="Skip this many passages (for paging)."),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET, description="Skip this many passages (for paging)."),
     ) -> Any:
         """Ranked passages with their article, the fused score, and each retriever's rank and score."""
         hits = engine.search(q, k=k, offset=offset)
@@ -162,7 +167,8 @@ def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5
     def _article_or_404(article_id: str) -> dict[str, Any]:
         art = engine.article(article_id)
         if art is None:
-            raise HTTPException(404, f"no article with id {article_id!r}; ids come from /search or /ask "
+            shown = article_id if len(article_id) <= 80 else article_id[:80] + "…"
+            raise HTTPException(404, f"no article with id {shown!r}; ids come from /search or /ask "
                                      "(e.g. 001_eede6903985e59b8)")
         return art
 
@@ -179,7 +185,7 @@ def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5
         _article_or_404(article_id)
         return engine.article_passages(article_id)
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def page() -> FileResponse:
         # The page holds no data (it asks the API, with the key if one is set), so it is public.
         return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": PAGE_CSP})

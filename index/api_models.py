@@ -105,7 +105,6 @@ class Stats(BaseModel):
     dimension: int
     built_at: str | None
     index_bytes: int
-    index_path: str
 
 
 class Problem(BaseModel):

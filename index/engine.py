@@ -28,6 +28,7 @@ from index.text import content_terms, normalise_question
 log = logging.getLogger(__name__)
 
 MAX_K = 50
+MAX_OFFSET = 1000
 
 
 class Snapshot:
@@ -140,8 +141,8 @@ class Engine:
     def search(self, question: str, k: int = 10, offset: int = 0) -> list[Hit]:
         """Ranked passages with each retriever's rank and score."""
         k = _check_k(k)
-        if offset < 0:
-            raise BadQuestion("offset must be zero or more")
+        if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+            raise BadQuestion(f"offset must be a whole number from 0 to {MAX_OFFSET}")
         _, snap, terms, qvec = self._prepare(question)
         return hybrid_search(snap.db(), snap.index, qvec, terms, k, offset=offset)
 

@@ -82,7 +82,8 @@ def test_health_reports_the_build_being_served(client, corpus_engine):
 
 @pytest.mark.model
 def test_stats_match_the_engine(client, corpus_engine):
-    assert client.get("/stats").json() == corpus_engine.stats()
+    expected = {k: v for k, v in corpus_engine.stats().items() if k != "index_path"}
+    assert client.get("/stats").json() == expected
 
 
 @pytest.mark.model
@@ -268,3 +269,24 @@ def test_validation_messages_are_readable():
         "query parameter 'q' is required"
     assert describe_validation([{"type": "int_parsing", "loc": ("body", "k"), "msg": "Input should be a valid integer"}]) == \
         "field 'k': Input should be a valid integer"
+
+
+def test_huge_offset_is_a_4xx_not_a_500(client):
+    for offset in ("1001", "9223372036854775800", "99999999999999999999"):
+        r = client.get("/search", params={"q": "moscow", "offset": offset})
+        assert r.status_code == 422 and "offset" in r.json()["detail"]
+
+
+def test_head_requests_work_for_uptime_checks(client):
+    assert client.head("/health").status_code == 200
+    assert client.head("/").status_code == 200
+
+
+def test_stats_do_not_reveal_server_paths(client):
+    assert "index_path" not in client.get("/stats").json()
+
+
+@pytest.mark.parametrize("key", ["s3cret-ключ", "short", "tab\there-key"])
+def test_unusable_api_keys_are_refused_at_start(key):
+    with pytest.raises(NewsQAError, match="NEWSQA_API_KEY must be"):
+        check_bind("127.0.0.1", key)

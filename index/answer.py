@@ -97,33 +97,44 @@ def coverage(term_stems: dict[str, str], weights: dict[str, float], sentence: st
     return sum(w for t, w in weights.items() if term_stems[t] in have) / total
 
 
-def clip(text: str, start: int, end: int, focus: set[str], limit: int = MAX_ANSWER_CHARS) -> tuple[int, int]:
-    """A span of at most ``limit`` characters inside ``[start, end)``, cut at spaces, around
-    the question's words, so that an over-long sentence still quotes verbatim."""
+def clip(text: str, start: int, end: int, focus: dict[str, float] | set[str],
+         limit: int = MAX_ANSWER_CHARS) -> tuple[int, int]:
+    """A span of at most ``limit`` characters inside ``[start, end)``, cut at spaces, holding the
+    most question weight (rare words count most), so an over-long sentence still quotes verbatim."""
     if end - start <= limit:
         return start, end
-    words = [(i, i + len(w)) for i, w in _word_spans(text, start, end)]
-    hits = [s for s, e in words if stem(text[s:e]) in focus] or [start]
-    centre = hits[len(hits) // 2]
-    lo = max(start, centre - limit // 2)
-    hi = min(end, lo + limit)
-    lo = max(start, hi - limit)
-    if lo > start:
-        sp = text.find(" ", lo, hi)
-        lo = sp + 1 if sp != -1 else lo
+    weights = focus if isinstance(focus, dict) else {f: 1.0 for f in focus}
+    words = _word_spans(text, start, end)
+    best, best_lo = -1.0, start
+    j = 0
+    for i, (lo, _) in enumerate(words):
+        while j < len(words) and words[j][0] + len(words[j][1]) - lo <= limit:
+            j += 1
+        inside = {stem(w.strip(".,;:!?\"'«»“”()[]")) for _, w in words[i:j]}
+        score = sum(weights.get(t, 0.0) for t in inside)
+        if score > best:
+            best, best_lo = score, lo
+    hi = min(end, best_lo + limit)
     if hi < end:
-        sp = text.rfind(" ", lo, hi)
-        hi = sp if sp > lo else hi
-    return lo, hi
+        sp = text.rfind(" ", best_lo, hi)
+        hi = sp if sp > best_lo else hi
+    return best_lo, hi
 
 
 def _word_spans(text: str, start: int, end: int) -> list[tuple[int, str]]:
     out, i = [], start
     for w in text[start:end].split(" "):
         if w:
-            out.append((i, w.strip(".,;:!?\"'«»“”()")))
+            out.append((i, w))
         i += len(w) + 1
     return out
+
+
+def _marked(quote: str, cut: tuple[bool, bool] | None) -> str:
+    """Show where an over-long sentence was cut."""
+    if not cut:
+        return quote
+    return ("… " if cut[0] else "") + quote + (" …" if cut[1] else "")
 
 
 def _owner(citations: list[Citation], cited: list[int], ci: int, s: int, e: int) -> tuple[int, int, int]:
@@ -203,8 +214,11 @@ def compose(
                 or passage_cov[ci2] >= MIN_PASSAGE_COVERAGE for _, c2, d2, ci2, _, _ in scored)
     if not found:
         return Answer(question, False, NOT_FOUND, citations, confidence=cov)
-    focus = set(term_stems.values())
-    picked = [(ci, *clip(citations[ci].text, s, e, focus, MAX_ANSWER_CHARS - 8))]
+    focus: dict[str, float] = {}
+    for t, w in weights.items():
+        focus[term_stems[t]] = focus.get(term_stems[t], 0.0) + w
+    picked = [(ci, *clip(citations[ci].text, s, e, focus, MAX_ANSWER_CHARS - 12))]
+    clipped = {picked[0]: (picked[0][1] > s, picked[0][2] < e)}  # cut at the start / at the end
     used = picked[0][2] - picked[0][1]
     for score2, cov2, d2, ci2, s2, e2 in scored[1:]:
         if len(picked) == 2:
@@ -230,14 +244,14 @@ def compose(
     while j < len(picked):
         pci, ps, pe = picked[j]
         c = citations[pci]
-        quote = c.text[ps:pe]
+        quote = _marked(c.text[ps:pe], clipped.get((pci, ps, pe)))
         c.cited = True
         c.highlights.append([ps, pe])
         if j + 1 < len(picked) and picked[j + 1][0] == pci:
             _, ns, ne = picked[j + 1]
             c.highlights.append([ns, ne])
             gap = c.text[pe:ns]
-            quote += (gap if not gap.strip() else " … ") + c.text[ns:ne]
+            quote += (gap if not gap.strip() else " … ") + _marked(c.text[ns:ne], clipped.get((pci, ns, ne)))
             j += 1
         parts.append(f"“{quote}” [{c.n}]")
         j += 1

@@ -38,8 +38,12 @@ def build_index(
     dry_run: bool = False,
     progress: bool = False,
     chunk_chars: int = CHUNK_CHARS,
+    forget: set[str] = frozenset(),
 ) -> BuildReport:
-    """Bring the index in ``data_dir`` up to date with ``corpus_dir``."""
+    """Bring the index in ``data_dir`` up to date with ``corpus_dir``.
+
+    ``forget``: ids removed on purpose, never kept even if their file has problems.
+    """
     started = time.monotonic()
     corpus_dir = corpus_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +67,8 @@ def build_index(
             elif meta.get("format") != INDEX_FORMAT or meta.get("chunk_chars") != str(chunk_chars):
                 rebuild = True
                 report.reason = "the index format or passage size changed; rebuilding everything"
-        hashes = file_hashes(corpus_dir)
+        unreadable: list = []
+        hashes = file_hashes(corpus_dir, unreadable)
         corpus_print = fingerprint(hashes)
         if old and not rebuild and meta.get("corpus_fingerprint") == corpus_print:
             report.up_to_date = True
@@ -74,7 +79,7 @@ def build_index(
         touched = any(previous_files.get(rel, ("",))[0] != sha for rel, (_, sha) in hashes.items())
         if touched and not dry_run and hasattr(embedder, "preload"):
             embedder.preload()  # new or changed files: overlap the model's import with reading them
-        plan = plan_changes(corpus_dir, hashes, old, previous_files, rebuild, report)
+        plan = plan_changes(corpus_dir, hashes, old, previous_files, rebuild, report, unreadable, forget)
         if dry_run:
             report.seconds = time.monotonic() - started
             return report
@@ -87,6 +92,8 @@ def build_index(
             store.migrate(db)
             report.embedded = _apply(db, plan.stale, plan.todo, plan.signatures, embedder, chunk_chars, progress)
             with db.conn:
+                for aid, path in plan.moved.items():
+                    db.execute("update articles set path = ? where id = ?", [path, aid])
                 db.execute("delete from files")
                 db["files"].insert_all(plan.files, batch_size=1000)
             n_articles = db.execute("select count(*) from articles").fetchone()[0]

@@ -7,6 +7,7 @@ indexed articles; the same story under two ids is kept once.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,10 +71,25 @@ def old_state(old: Path | None) -> tuple[dict[str, str], dict[str, tuple[str, st
     return meta, arts, sigs
 
 
-def kept_ids(problems: list[BadArticle], present: set[str], old_arts: dict[str, tuple[str, str]]) -> set[str]:
-    """Old articles whose file is now unreadable: keep them rather than lose them."""
-    bad_paths = {p.path for p in problems}
-    return {aid for aid, (_, path) in old_arts.items() if path in bad_paths and aid not in present}
+def kept_ids(problems: list[BadArticle], present: set[str], old_arts: dict[str, tuple[str, str]],
+             forget: set[str] = frozenset()) -> set[str]:
+    """Old articles lost only because their file (or JSONL line) broke: keep them rather than lose them.
+
+    A whole unreadable file keeps all its missing articles; a JSONL file keeps its missing ones
+    only when there are no more of them than broken lines (otherwise some were deleted on
+    purpose). Ids in ``forget`` were removed on purpose and are never kept.
+    """
+    broken = {p.path for p in problems if p.kind == "file"}
+    bad_lines = Counter(p.path for p in problems if p.kind == "line")
+    missing: dict[str, list[str]] = {}
+    for aid, (_, path) in old_arts.items():
+        if aid not in present and aid not in forget:
+            missing.setdefault(path, []).append(aid)
+    keep: set[str] = set()
+    for path, ids in missing.items():
+        if path in broken or 0 < len(ids) <= bad_lines[path]:
+            keep.update(ids)
+    return keep
 
 
 def old_files(old: Path | None) -> dict[str, tuple[str, list[str]]]:
@@ -98,21 +114,25 @@ class Plan:
     stale: list[str]                     # to delete from the copied index (changed or removed)
     files: list[dict[str, Any]]          # rows of the files table
     signatures: dict[str, np.ndarray]
+    moved: dict[str, str] = field(default_factory=dict)  # unchanged articles now in another file
 
 
 def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Path | None,
-          old_files: dict[str, tuple[str, list[str]]], rebuild: bool, report: BuildReport) -> Plan:
+                 old_files: dict[str, tuple[str, list[str]]], rebuild: bool, report: BuildReport,
+                 problems: list[BadArticle] | None = None, forget: set[str] = frozenset()) -> Plan:
     """Parse only new or changed files, keep what broke, drop duplicate stories, count everything."""
     _, old_arts, old_sigs = old_state(old)
     base = {} if rebuild else old_arts
     same_files = {rel for rel, (_, sha) in hashes.items() if rel in old_files and old_files[rel][0] == sha}
     same_ids = {aid for rel in same_files for aid in old_files[rel][1] if aid in base}
-    parsed, problems = read_corpus(corpus_dir, files=[hashes[rel][0] for rel in hashes if rel not in same_files])
+    parsed, found = read_corpus(corpus_dir, files=[hashes[rel][0] for rel in hashes if rel not in same_files])
+    problems = (problems or []) + found
     for a in [a for a in parsed if a.id in same_ids]:
-        problems.append(BadArticle(a.path, f"duplicate article id {a.id!r} (also in {base[a.id][1]}); skipped"))
+        problems.append(BadArticle(a.path, f"duplicate article id {a.id!r} (also in {base[a.id][1]}); skipped",
+                                   kind="duplicate"))
     parsed = [a for a in parsed if a.id not in same_ids]
     report.problems = problems
-    kept = kept_ids(problems, same_ids | {a.id for a in parsed}, base)
+    kept = kept_ids(problems, same_ids | {a.id for a in parsed}, base, forget)
     sigs = {aid: old_sigs[aid] for aid in same_ids | kept if aid in old_sigs}
     fresh = {}
     for a in parsed:
@@ -123,6 +143,7 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
     order = sorted(aid for aid in sigs if aid not in fresh) + sorted(fresh)
     dupes = dedupe.find_duplicates(sigs, order, fresh=set(fresh))
     report.duplicates = [(dup, orig, sim) for dup, (orig, sim) in sorted(dupes.items())]
+    dupe_paths = {a.path for a in parsed if a.id in dupes}
     parsed = [a for a in parsed if a.id not in dupes]
     final = same_ids | kept | {a.id for a in parsed}
     todo = [a for a in parsed if a.id not in base or base[a.id][0] != a.content_hash]
@@ -132,7 +153,9 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
     report.unchanged = len(final) - len(todo) - len(kept)
     report.kept = len(kept)
     report.removed = sum(1 for aid in base if aid not in final)
-    bad = {p.path for p in problems}
+    # Files with problems or duplicates are read again next time: a fix, or the original's
+    # removal, must be noticed even though their bytes did not change.
+    bad = {p.path for p in problems} | dupe_paths
     by_path: dict[str, list[str]] = {}
     for a in parsed:
         by_path.setdefault(a.path, []).append(a.id)
@@ -140,4 +163,5 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
                                                                     else by_path.get(rel, []))}
              for rel, (_, sha) in hashes.items() if rel not in bad]
     stale = [aid for aid in base if aid not in final or aid in changed]
-    return Plan(final=final, todo=todo, stale=stale, files=files, signatures=sigs)
+    moved = {a.id: a.path for a in parsed if a.id in base and a.id not in changed and base[a.id][1] != a.path}
+    return Plan(final=final, todo=todo, stale=stale, files=files, signatures=sigs, moved=moved)

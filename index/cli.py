@@ -34,7 +34,8 @@ def _ask_one(engine: "Engine", question: str, k: int) -> dict[str, Any]:
     try:
         return engine.ask(question, k=k).to_dict()
     except NewsQAError as e:
-        return {"question": question, "found": False, "answer": "", "citations": [], "error": str(e)}
+        shown = question if len(question) <= 200 else question[:200] + "…"
+        return {"question": shown, "found": False, "answer": "", "citations": [], "error": str(e)}
 
 
 @cli.command("ask")
@@ -67,7 +68,10 @@ def ask_cmd(ctx: click.Context, question: str | None, as_json: bool, k: int | No
         return
     engine = open_engine(settings)
     if as_json:
-        click.echo(json.dumps(_ask_one(engine, question, k), ensure_ascii=False, indent=2))
+        result = _ask_one(engine, question, k)
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        if "error" in result:
+            ctx.exit(1)
         return
     from index.render import render_answer
 

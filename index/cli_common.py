@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import TYPE_CHECKING, Any, Callable
 
 import click
@@ -44,6 +45,8 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except NewsQAError as e:
             raise click.ClickException(str(e)) from None
+        except (OSError, sqlite3.Error) as e:  # the disk or the data folder changed under us
+            raise click.ClickException(f"{type(e).__name__}: {e} (the index is unchanged; try again)") from None
 
     return wrapper
 
@@ -58,6 +61,8 @@ def _embedder(settings: "Settings") -> Any:
 def _report_build(report: Any) -> None:
     for problem in report.problems:
         click.echo(f"skipped {problem}", err=True)
+    for dup, orig, sim in report.duplicates:
+        click.echo(f"skipped {dup}: the same story as {orig} ({sim:.0%} alike)", err=True)
     if report.reason:
         click.echo(report.reason, err=True)
     click.echo(report.summary(), err=True)

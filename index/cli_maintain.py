@@ -11,11 +11,41 @@ from index import cli_common
 from index.cli_common import _guard, _report_build, _settings, open_engine
 
 
-def _reindex(ctx: click.Context) -> None:
+def _reindex(ctx: click.Context, forget: set[str] = frozenset()) -> None:
     from index.build import build_index
 
     settings = _settings(ctx)
-    _report_build(build_index(settings.corpus_dir, settings.data_dir, cli_common._embedder(settings), progress=True))
+    _report_build(build_index(settings.corpus_dir, settings.data_dir, cli_common._embedder(settings),
+                              progress=True, forget=forget))
+
+
+def _live_index(ctx: click.Context) -> dict[str, str]:
+    """``{article id: path}`` of the live index, after checking it was built from this corpus."""
+    from index import layout, store
+    from index.errors import NewsQAError
+
+    settings = _settings(ctx)
+    live = layout.current_build(settings.data_dir)
+    if live is None:
+        return {}
+    db = store.open_db(live / layout.DB_NAME, readonly=True)
+    try:
+        built_from = store.get_meta(db).get("corpus_dir")
+        paths = {r[0]: r[1] for r in db.execute("select id, path from articles")}
+    finally:
+        db.conn.close()
+    if built_from and Path(built_from) != settings.corpus_dir.resolve():
+        raise NewsQAError(
+            f"the index in {settings.data_dir} was built from {built_from}, not from NEWSQA_CORPUS_DIR="
+            f"{settings.corpus_dir}; set NEWSQA_CORPUS_DIR to that folder, or re-index this one with "
+            f"'newsqa index --corpus {settings.corpus_dir}'"
+        )
+    return paths
+
+
+def _problems(change: object) -> None:
+    for problem in getattr(change, "problems", []):
+        click.echo(f"skipped {problem}", err=True)
 
 
 @click.command("index")
@@ -63,6 +93,7 @@ def add_cmd(ctx: click.Context, paths: tuple[Path, ...], force: bool, no_index: 
     from index.corpus import add_files
 
     settings = _settings(ctx)
+    _live_index(ctx)
     change = add_files(list(paths), settings.corpus_dir, force=force)
     click.echo(f"added {len(change.written)} file(s) to {settings.corpus_dir}"
                + (f", {len(change.unchanged)} already there" if change.unchanged else ""), err=True)
@@ -85,12 +116,13 @@ def remove_cmd(ctx: click.Context, ids: tuple[str, ...], no_index: bool) -> None
     from index.corpus import remove_ids
 
     settings = _settings(ctx)
-    change = remove_ids(list(ids), settings.corpus_dir)
+    change = remove_ids(list(ids), settings.corpus_dir, _live_index(ctx))
+    _problems(change)
     missing = sorted(set(ids) - set(change.removed))
     click.echo(f"removed {len(change.removed)} article(s)" + (f"; not found: {', '.join(missing)}" if missing else ""),
                err=True)
     if not no_index:
-        _reindex(ctx)
+        _reindex(ctx, forget=set(change.removed))
 
 
 @click.command("sync")
@@ -107,7 +139,9 @@ def sync_cmd(ctx: click.Context, source: Path) -> None:
     from index.corpus import sync_folder
 
     settings = _settings(ctx)
+    _live_index(ctx)
     change = sync_folder(source, settings.corpus_dir)
+    _problems(change)
     click.echo(f"synced from {source}: {len(change.written)} written, {len(change.removed)} removed, "
                f"{len(change.unchanged)} unchanged", err=True)
     _reindex(ctx)

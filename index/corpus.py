@@ -31,6 +31,7 @@ class Change:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -60,62 +61,88 @@ def _expand(paths: list[Path]) -> list[Path]:
     return out
 
 
-def add_files(paths: list[Path], corpus_dir: Path, force: bool = False) -> Change:
-    """Copy article files into the corpus; an id clash with different content needs ``force``."""
+def add_files(paths: list[Path], corpus_dir: Path, force: bool = False, skip_bad: bool = False) -> Change:
+    """Copy article files into the corpus; an id clash with different content needs ``force``.
+
+    Every file is checked before any is copied, so a bad batch leaves the corpus as it was
+    (with ``skip_bad``, bad files are reported in ``Change.problems`` and the rest copied).
+    """
     corpus_dir.mkdir(parents=True, exist_ok=True)
     existing = {p.stem: p for p in corpus_files(corpus_dir)}
     change = Change()
-    files = _expand(paths)
-    for src in files:
+    plan: list[tuple[Path, Path, Path | None]] = []
+    names: dict[str, Path] = {}
+    for src in _expand(paths):
         found, problems = read_file(src, src.parent)
         if problems and not found:
-            raise NewsQAError(f"not added: {problems[0]}")
+            if skip_bad:
+                change.problems.extend(str(p) for p in problems)
+                continue
+            raise NewsQAError(f"nothing added: {src}: {problems[0].problem}")
+        if src.name in names and names[src.name].read_bytes() != src.read_bytes():
+            raise NewsQAError(f"nothing added: {names[src.name]} and {src} would both become {src.name}")
+        names[src.name] = src
         dest = corpus_dir / src.name
-        if dest.resolve() == src.resolve():
+        clash = existing.get(src.stem)
+        if dest.exists() and dest.resolve() == src.resolve() or clash is not None and clash.read_bytes() == src.read_bytes():
             change.unchanged.append(src.name)
             continue
-        clash = existing.get(src.stem)
-        if clash is not None:
-            if clash.read_bytes() == src.read_bytes():
-                change.unchanged.append(src.name)
-                continue
-            if not force:
-                raise ArticleExists(
-                    f"{src.name}: the corpus already has a different article with id {src.stem!r} "
-                    f"({clash.name}); use --force to replace it"
-                )
-            if clash != dest:
-                clash.unlink()
+        if clash is not None and not force:
+            raise ArticleExists(
+                f"nothing added: {src.name}: the corpus already has a different article with id {src.stem!r} "
+                f"({clash.relative_to(corpus_dir)}); use --force to replace it"
+            )
+        plan.append((src, dest, clash))
+    for src, dest, clash in plan:
+        if clash is not None and clash != dest:
+            clash.unlink()
         _atomic_write(dest, src.read_bytes())
         change.written.append(src.name)
     return change
 
 
-def remove_ids(ids: list[str], corpus_dir: Path) -> Change:
-    """Delete articles by id: their file, or their line in a JSONL file."""
+def _jsonl_ids(line: str) -> str | None:
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    return str(obj.get("id", "")).strip() if isinstance(obj, dict) else None
+
+
+def remove_ids(ids: list[str], corpus_dir: Path, indexed_paths: dict[str, str] | None = None) -> Change:
+    """Delete articles by id: their file, or their line in a JSONL file.
+
+    ``indexed_paths`` (id -> path relative to the corpus, from the live index) finds articles
+    whose id is not their file name (JSONL, front matter ``id:``); otherwise file names are used.
+    """
     change = Change()
     wanted = set(ids)
-    for path in corpus_files(corpus_dir):
-        if path.suffix.lower() == ".jsonl":
-            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-            keep = []
-            for line in lines:
-                try:
-                    aid = str(json.loads(line).get("id", "")).strip() if line.strip() else None
-                except (ValueError, AttributeError):
-                    aid = None
-                if aid in wanted:
-                    change.removed.append(aid)
-                else:
-                    keep.append(line)
-            if len(keep) != len(lines):
-                _atomic_write(path, "".join(keep).encode("utf-8"))
-        elif path.stem in wanted:
+    known = {aid: path for aid, path in (indexed_paths or {}).items() if aid in wanted}
+    by_stem = {p.stem: p for p in corpus_files(corpus_dir) if p.suffix.lower() != ".jsonl"}
+    jsonl = [p for p in corpus_files(corpus_dir) if p.suffix.lower() == ".jsonl"]
+    for aid in sorted(wanted):
+        path = corpus_dir / known[aid] if aid in known else by_stem.get(aid)
+        if path is not None and path.suffix.lower() != ".jsonl" and path.is_file():
             path.unlink()
-            change.removed.append(path.stem)
-    missing = wanted - set(change.removed)
-    if missing and not change.removed:
-        raise ArticleNotFound(f"no article with id {', '.join(sorted(missing))} in {corpus_dir}")
+            change.removed.append(aid)
+    left = wanted - set(change.removed)
+    targets = [corpus_dir / known[a] for a in left if a in known and known[a].lower().endswith(".jsonl")] or jsonl
+    for path in dict.fromkeys(targets):
+        if not left or not path.is_file():
+            continue
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            change.problems.append(f"{path.relative_to(corpus_dir)}: not UTF-8; not searched")
+            continue
+        lines = text.splitlines(keepends=True)
+        keep = [ln for ln in lines if _jsonl_ids(ln) not in left]
+        if len(keep) != len(lines):
+            change.removed.extend(a for a in (_jsonl_ids(ln) for ln in lines) if a in left)
+            left -= set(change.removed)
+            _atomic_write(path, "".join(keep).encode("utf-8"))
+    if not change.removed:
+        raise ArticleNotFound(f"no article with id {', '.join(sorted(wanted))} in {corpus_dir}")
     return change
 
 
@@ -123,7 +150,7 @@ def sync_folder(source: Path, corpus_dir: Path) -> Change:
     """Make ``corpus_dir`` mirror ``source`` (for a nightly re-index of a folder)."""
     if not source.is_dir():
         raise NewsQAError(f"{source}: no such folder")
-    change = add_files([source], corpus_dir, force=True)
+    change = add_files([source], corpus_dir, force=True, skip_bad=True)
     wanted = {p.name for p in corpus_files(source)}
     for path in corpus_files(corpus_dir):
         if path.name not in wanted:

@@ -94,6 +94,11 @@ def parse_iso_or_text(value: object) -> PartialDate | None:
         return PartialDate(value.year, value.month, value.day)
     if isinstance(value, dt.date):
         return PartialDate(value.year, value.month, value.day)
+    if isinstance(value, int) and not isinstance(value, bool) and 1900 <= value <= 2100:
+        return PartialDate(value)  # "published: 2020": the year is known, nothing more
     if isinstance(value, str) and value.strip():
-        return parse_date(value)
+        text = value.strip()
+        if re.fullmatch(r"(19|20)\d\d", text):
+            return PartialDate(int(text))
+        return parse_date(text)
     return None

@@ -101,7 +101,7 @@ def load_embedder(name: str) -> Embedder:
         model = SentenceTransformer(target, **kwargs)
     except Exception as e:  # the library raises many kinds (OSError, HTTP errors, ValueError)
         raise ModelUnavailable(
-            f"cannot load embedding model {name!r}: {e}. Set NEWSQA_EMBEDDING_MODEL to a local path, "
+            f"cannot load embedding model {name!r}: {str(e).rstrip('.')}. Set NEWSQA_EMBEDDING_MODEL to a local path, "
             f"a cached sentence-transformers model, or '{BUNDLED}' (the bundled default)."
         ) from e
     return SentenceTransformerEmbedder(model, name=name)

@@ -47,7 +47,9 @@ class Snapshot:
     def _open(self, embedder: Embedder) -> None:
         db = self.db()
         self.meta = store.get_meta(db)
-        if self.meta.get("model") != embedder.name or self.meta.get("dimension") != str(embedder.dim):
+        # Same name, same model: a lazily loaded model's dimension is checked when it loads.
+        same_dim = not getattr(embedder, "loaded", True) or self.meta.get("dimension") == str(embedder.dim)
+        if self.meta.get("model") != embedder.name or not same_dim:
             raise IndexMismatch(
                 f"the index was built with model {self.meta.get('model')!r} "
                 f"(dimension {self.meta.get('dimension')}), but NEWSQA_EMBEDDING_MODEL is {embedder.name!r} "

@@ -14,10 +14,12 @@ class BadQuestion(NewsQAError):
 class BadArticle(NewsQAError):
     """An article file (or one line of it) cannot be read; the rest of the corpus still indexes."""
 
-    def __init__(self, path: str, problem: str, line: int | None = None) -> None:
+    def __init__(self, path: str, problem: str, line: int | None = None, kind: str | None = None) -> None:
         self.path = path
         self.problem = problem
         self.line = line
+        # "file": nothing in it could be read; "line": one JSONL line; "duplicate": an id seen before.
+        self.kind = kind or ("line" if line is not None else "file")
         where = f"{path}, line {line}" if line is not None else path
         super().__init__(f"{where}: {problem}")
 

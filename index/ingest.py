@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -20,10 +21,22 @@ from index.cleaning import clean_body, normalise_newlines, parse_plain
 from index.dates import PartialDate, parse_iso_or_text
 from index.errors import BadArticle
 
+log = logging.getLogger(__name__)
+
 SUPPORTED = (".txt", ".md", ".jsonl", ".html", ".htm")
 MAX_FILE_BYTES = 50_000_000
 MAX_ARTICLE_CHARS = 2_000_000
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?\n)?---[ \t]*(?:\n|\Z)", re.S)
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+
+
+class _TextDatesLoader(yaml.SafeLoader):
+    """YAML without implicit timestamps: ``published: 2021-13-45`` stays text instead of raising."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 _HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
 
 
@@ -98,7 +111,7 @@ def read_md(text: str, article_id: str, rel: str) -> Article:
     m = _FRONT_MATTER.match(text)
     if m:
         try:
-            loaded = yaml.safe_load(m["yaml"] or "") or {}
+            loaded = yaml.load(m["yaml"] or "", Loader=_TextDatesLoader) or {}
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             line = mark.line + 2 if mark else None
@@ -119,7 +132,7 @@ def read_md(text: str, article_id: str, rel: str) -> Article:
     published, date_text = _date_fields(date)
     return _checked(
         Article(
-            id=str(meta.get("id") or article_id), path=rel, title=str(title or article_id).strip(),
+            id=_opt(meta.get("id")) or article_id, path=rel, title=_opt(title) or article_id,
             text=body, source=_opt(meta.get("source")) or parsed.source, published=published,
             date_text=date_text, place=parsed.place, url=_opt(meta.get("url")),
         ),
@@ -152,7 +165,10 @@ def read_html(data: bytes, article_id: str, rel: str) -> Article:
 
 
 def _opt(value: Any) -> str | None:
-    return str(value).strip() or None if value is not None else None
+    """A metadata value as text; lists, mappings and other structures are not metadata."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value).strip() or None
+    return None
 
 
 def read_jsonl(text: str, rel: str) -> tuple[list[Article], list[BadArticle]]:
@@ -219,6 +235,9 @@ def read_file(path: Path, root: Path) -> tuple[list[Article], list[BadArticle]]:
         return [], [e]
     except OSError as e:
         return [], [BadArticle(rel, f"cannot read: {e.strerror or e}")]
+    except (ValueError, TypeError, RecursionError) as e:  # a malformed file must not stop the corpus
+        log.debug("cannot read %s", rel, exc_info=True)
+        return [], [BadArticle(rel, f"cannot read: {e}")]
 
 
 def corpus_files(root: Path) -> list[Path]:
@@ -230,6 +249,8 @@ def corpus_files(root: Path) -> list[Path]:
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         found.extend(os.path.join(folder, n) for n in names
                      if not n.startswith(".") and os.path.splitext(n)[1].lower() in SUPPORTED)
+    # Broken symlinks, pipes and sockets are not articles (reading a pipe would block forever).
+    found = [p for p in found if os.path.isfile(p)]
     return [Path(p) for p in sorted(found)]
 
 
@@ -242,21 +263,29 @@ def read_corpus(root: Path, files: Iterable[Path] | None = None) -> tuple[list[A
         problems.extend(bad)
         for article in found:
             if article.id in articles:
-                problems.append(
-                    BadArticle(article.path, f"duplicate article id {article.id!r} (also in {articles[article.id].path}); skipped")
-                )
+                problems.append(BadArticle(
+                    article.path, f"duplicate article id {article.id!r} (also in {articles[article.id].path}); skipped",
+                    kind="duplicate"))
                 continue
             articles[article.id] = article
     return list(articles.values()), problems
 
 
-def file_hashes(root: Path) -> dict[str, tuple[Path, str]]:
-    """``{relative path: (path, sha256 of its bytes)}`` for every article file."""
+def file_hashes(root: Path, problems: list[BadArticle] | None = None) -> dict[str, tuple[Path, str]]:
+    """``{relative path: (path, sha256 of its bytes)}`` for every readable article file.
+
+    A file that cannot be read is left out and reported in ``problems``.
+    """
     out = {}
     base = root.resolve()
     prefix = len(str(base).rstrip(os.sep)) + 1
     for path in corpus_files(base):
-        out[str(path)[prefix:].replace(os.sep, "/")] = (path, hashlib.sha256(path.read_bytes()).hexdigest())
+        rel = str(path)[prefix:].replace(os.sep, "/")
+        try:
+            out[rel] = (path, hashlib.sha256(path.read_bytes()).hexdigest())
+        except OSError as e:
+            if problems is not None:
+                problems.append(BadArticle(rel, f"cannot read: {e.strerror or e}"))
     return out
 
 

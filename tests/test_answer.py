@@ -70,7 +70,7 @@ def test_k_out_of_range_is_refused(corpus_engine):
 
 def test_clip_keeps_an_overlong_sentence_verbatim_around_the_question_words():
     text = ("filler " * 100) + "the detained supporters were twelve " + ("filler " * 100)
-    start, end = clip(text, 0, len(text), {"detain", "support"}, limit=120)
+    start, end = clip(text, 0, len(text), {"detain": 2.0, "support": 1.0}, limit=120)
     assert end - start <= 120 and "detained supporters" in text[start:end]
     assert text[start:end] in text and not text[start:end].startswith(" ")
 
@@ -90,3 +90,20 @@ def test_expected_answer_kind_from_the_question_word():
     assert kind_bonus(many, "It killed all 224 people aboard.", "How many people were killed?") == 1.0
     assert kind_bonus(many, "in 2015 there were 2015 deaths", "How many deaths in 2015?") == 0.0
     assert expected_kind("Why did he leave?") is None
+
+
+def test_clip_prefers_the_rare_question_words_and_marks_the_cut(corpus_copy, tmp_path, real_embedder):
+    from index.build import build_index
+    from index.engine import Engine
+
+    groups = ", ".join(f"volunteer group number {i} from the western suburbs arrived" for i in range(12))
+    (corpus_copy / "long.txt").write_text(
+        "A very long sentence about the volunteer groups\n\n"
+        f"The relief effort began when {groups}, and the whole work was completed in March by the Zebulon brigade.\n")
+    build_index(corpus_copy, tmp_path / "data", real_embedder)
+    result = Engine(tmp_path / "data", real_embedder).ask("Which brigade completed the relief work?")
+    assert result.found and "Zebulon brigade" in result.answer
+    assert result.answer.startswith("“… ")
+    cited = next(c for c in result.citations if c.cited)
+    start, end = cited.highlights[0]
+    assert cited.text[start:end] in result.answer

@@ -16,13 +16,14 @@ from importlib import resources
 from urllib.parse import urlparse
 
 from telegram import BotCommand, BotCommandScopeChat, Update
-from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
+from telegram.error import Conflict, InvalidToken, NetworkError
+from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
                           InlineQueryHandler, MessageHandler, TypeHandler, filters)
 
-from bot import handlers
+from bot import access, handlers
 from bot.feedback import FeedbackStore
-from bot.limits import Quota
-from bot.sending import quietly
+from bot.limits import INLINE_QUOTA_FACTOR, Quota
+from bot.sending import RateLimiter, quietly
 from index.engine import Engine
 from index.errors import NewsQAError
 from index.settings import Settings
@@ -38,15 +39,29 @@ RATE_LIMIT_RETRIES = 3
 
 
 class RedactToken(logging.Filter):
-    """Replace the bot token in any log line (it is part of every Bot API URL)."""
+    """Replace the bot token in any log line (it is part of every Bot API URL), tracebacks
+    included: python-telegram-bot puts the token in the text of ``InvalidToken``."""
 
     def __init__(self, token: str) -> None:
         super().__init__()
         self.token = token
 
+    def redact(self, text: str) -> str:
+        return text.replace(self.token, "<token>")
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.token and self.token in record.getMessage():
-            record.msg, record.args = record.getMessage().replace(self.token, "<token>"), None
+        if not self.token:
+            return True
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = self.redact(message), None
+        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+            # Formatters reuse a pre-set exc_text instead of formatting the exception again.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token in record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info and self.token in record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 
@@ -97,16 +112,18 @@ def build_application(settings: Settings, engine: Engine) -> Application:
         .base_url(settings.telegram_base_url)
         .base_file_url(file_url(settings.telegram_base_url))
         .concurrent_updates(True)
-        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .rate_limiter(RateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
         .build()
     )
     app.bot_data["deps"] = handlers.Deps(
         settings=settings, engine=engine, store=FeedbackStore(settings.feedback_db),
-        quota=Quota(settings.telegram_user_quota, settings.telegram_quota_window), examples=load_examples())
+        quota=Quota(settings.telegram_user_quota, settings.telegram_quota_window),
+        inline_quota=Quota(settings.telegram_user_quota * INLINE_QUOTA_FACTOR, settings.telegram_quota_window),
+        examples=load_examples())
     new = filters.UpdateType.MESSAGE  # edited messages are ignored
-    app.add_handler(TypeHandler(Update, handlers.gatekeeper), group=-1)
+    app.add_handler(TypeHandler(Update, access.gatekeeper), group=-1)
     app.add_handler(CommandHandler(["start", "help"], handlers.start, filters=new))
     app.add_handler(CommandHandler("ask", handlers.ask_command, filters=new))
     app.add_handler(CommandHandler("stats", handlers.stats_command, filters=new))
@@ -123,10 +140,28 @@ def build_application(settings: Settings, engine: Engine) -> Application:
     return app
 
 
+def startup_error(error: Exception, token: str) -> NewsQAError:
+    """One line for the CLI about why the bot could not start (never with the token in it)."""
+    if isinstance(error, InvalidToken):
+        return NewsQAError("Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather")
+    if isinstance(error, Conflict):
+        return NewsQAError("another process is already polling with this TELEGRAM_BOT_TOKEN; stop it first")
+    text = str(error).replace(token, "<token>") if token else str(error)
+    return NewsQAError(f"could not reach the Telegram Bot API ({text}); check the network and TELEGRAM_BASE_URL")
+
+
 def run_bot(settings: Settings, engine: Engine) -> None:
     """Serve until SIGINT or SIGTERM: a webhook when TELEGRAM_WEBHOOK_URL is set, else long polling."""
     quiet_http_logs(settings.telegram_bot_token)
     app = build_application(settings, engine)
+    try:
+        _serve(app, settings)
+    except (InvalidToken, Conflict, NetworkError) as e:
+        raise startup_error(e, settings.telegram_bot_token or "") from None
+
+
+def _serve(app: Application, settings: Settings) -> None:
+    """Block in PTB's own loop; start-up failures (bad token, no network) propagate."""
     if settings.telegram_webhook_url:
         secret = settings.telegram_webhook_secret
         if not secret:

@@ -4,7 +4,9 @@ Callback data must fit Telegram's 64 bytes and keep working after a restart, so 
 ids, never in-memory state: ``p:<passage id>:<checksum>:<spans>`` opens a passage (the
 checksum detects a passage id reused by a re-index), ``m:``/``n:<question id>:<offset>``
 pages through further results of a question stored in SQLite, ``f:<question id>:<+|->``
-records a vote and ``q:<question>`` asks an example question.
+records a vote and ``q:<question>`` asks an example question. Question ids are guessable, so
+the handlers honour ``m:``/``n:``/``f:`` only in the chat where the question was asked, and
+:func:`decode` rejects numbers no button of ours carries.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from typing import Sequence, Union
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from index.answer import Answer
+from index.engine import MAX_OFFSET
 from index.search import Hit
 
 MAX_DATA_BYTES = 64
 PAGE_SIZE = 5
+MAX_ID = 2**63 - 1  # SQLite's largest rowid; larger numbers overflow deep in sqlite3
+MAX_CITATION = 99
+MAX_SPAN = 2**31  # character offsets inside one passage
 
 
 @dataclass(frozen=True)
@@ -87,22 +93,36 @@ def encode(action: Action) -> str:
     return data
 
 
+def _id(text: str) -> int | None:
+    """A row id from callback data, or None when no SQLite rowid could be that large."""
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def decode(data: str | None) -> Action | None:
-    """The action behind some callback data, or None for data this version does not know."""
-    if not data:
+    """The action behind some callback data, or None for data this version does not know or
+    that no button of ours carries (forged: out-of-range ids, offsets or spans)."""
+    if not data or len(data.encode("utf-8", "replace")) > MAX_DATA_BYTES:
         return None
     if data.startswith("q:") and len(data) > 2:
         return AskExample(data[2:])
     m = re.fullmatch(r"p:(\d+):([0-9a-f]{6}):(\d+)(?::((?:\d+-\d+)(?:,\d+-\d+)*))?", data)
     if m:
         spans = tuple(tuple(int(x) for x in s.split("-")) for s in m.group(4).split(",")) if m.group(4) else ()
-        return OpenPassage(int(m.group(1)), m.group(2), spans, int(m.group(3)) or None)  # type: ignore[arg-type]
+        pid, n = _id(m.group(1)), int(m.group(3))
+        if pid is None or n > MAX_CITATION or any(not 0 <= s <= e <= MAX_SPAN for s, e in spans):
+            return None
+        return OpenPassage(pid, m.group(2), spans, n or None)  # type: ignore[arg-type]
     m = re.fullmatch(r"([mn]):(\d+):(\d+)", data)
     if m:
-        return MoreResults(int(m.group(2)), int(m.group(3)), m.group(1) == "n")
+        qid, offset = _id(m.group(2)), int(m.group(3))
+        if qid is None or offset > MAX_OFFSET:
+            return None
+        return MoreResults(qid, offset, m.group(1) == "n")
     m = re.fullmatch(r"f:(\d+):([+-])", data)
     if m:
-        return Vote(int(m.group(1)), 1 if m.group(2) == "+" else -1)
+        qid = _id(m.group(1))
+        return Vote(qid, 1 if m.group(2) == "+" else -1) if qid is not None else None
     return None
 
 
@@ -132,7 +152,7 @@ def results_keyboard(hits: Sequence[Hit], question_id: int, offset: int, first_o
     nav = []
     if offset - PAGE_SIZE >= first_offset:
         nav.append(_button("◀ Previous", MoreResults(question_id, offset - PAGE_SIZE, edit=True)))
-    if len(hits) == PAGE_SIZE:
+    if len(hits) == PAGE_SIZE and offset + PAGE_SIZE <= MAX_OFFSET:
         nav.append(_button("Next ▶", MoreResults(question_id, offset + PAGE_SIZE, edit=True)))
     if nav:
         rows.append(nav)

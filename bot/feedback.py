@@ -85,12 +85,14 @@ class FeedbackStore:
         out["cited_ids"] = json.loads(out["cited_ids"])
         return out
 
-    def vote(self, question_id: int, user_id: int, vote: int) -> bool:
-        """Record (or change) a user's vote on a question; False when the question is unknown."""
+    def vote(self, question_id: int, user_id: int, vote: int, chat_id: int) -> bool:
+        """Record (or change) a user's vote on a question asked in ``chat_id``; False when there
+        is no such question in that chat (a button from elsewhere, or forged)."""
         if vote not in (-1, 1):
             raise ValueError("vote must be 1 or -1")
         with closing(self._connect()) as conn, conn:
-            row = conn.execute("select question, cited_ids from questions where id = ?", [question_id]).fetchone()
+            row = conn.execute("select question, cited_ids from questions where id = ? and chat_id = ?",
+                               [question_id, chat_id]).fetchone()
             if row is None:
                 return False
             conn.execute(

@@ -11,15 +11,16 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from telegram import (InlineQueryResultArticle, InlineQueryResultsButton, InputTextMessageContent, Message, Update)
-from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram import CallbackQuery, InlineQueryResultArticle, InlineQueryResultsButton, InputTextMessageContent, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.ext import ContextTypes
 
 from bot import callbacks, render
+from bot.access import addressed_question
 from bot.callbacks import AskExample, MoreResults, OpenPassage, Vote
 from bot.feedback import FeedbackStore
-from bot.limits import Quota, is_allowed
-from bot.sending import NO_PREVIEW, edit_html, quietly, send_html
+from bot.limits import MIN_INLINE_CHARS, Quota, quota_key
+from bot.sending import NO_PREVIEW, edit_html, quietly, send_html, send_typing
 from bot.split import split_html
 from index.engine import Engine
 from index.errors import BadQuestion
@@ -37,51 +38,42 @@ class Deps:
     engine: Engine
     store: FeedbackStore
     quota: Quota
+    inline_quota: Quota
     examples: list[str] = field(default_factory=list)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)  # fire-and-forget chat actions
 
 
 def deps(context: Context) -> Deps:
     return context.bot_data["deps"]
 
 
-def addressed_question(message: Message, bot_username: str | None, bot_id: int) -> str | None:
-    """The question in ``message`` if it is meant for the bot: any text in a private chat; in a
-    group, a reply to the bot or a text mentioning it (the mention removed)."""
-    text = message.text or ""
-    if message.via_bot and message.via_bot.id == bot_id:
-        return None  # an answer posted through our own inline mode
-    if message.chat.type == ChatType.PRIVATE:
-        return text
-    mention = f"@{bot_username}".lower() if bot_username else None
-    mentioned = mention is not None and any(
-        e.type == "mention" and message.parse_entity(e).lower() == mention for e in message.entities)
-    replied = message.reply_to_message is not None and message.reply_to_message.from_user is not None \
-        and message.reply_to_message.from_user.id == bot_id
-    if not (mentioned or replied):
-        return None
-    if mentioned and mention:
-        low = text.lower()
-        at = low.find(mention)
-        text = (text[:at] + text[at + len(mention):]) if at >= 0 else text
-    return text.strip(" ,:")
+def over_quota(d: Deps, quota: Quota, user_id: int | None, chat_id: int | None) -> float:
+    """Count one question against the asker's quota (admins are exempt): 0.0 when allowed,
+    else the seconds to wait."""
+    if user_id is None or user_id in d.settings.telegram_admin_ids:
+        return 0.0
+    return quota.take(quota_key(user_id, chat_id))
 
 
 async def respond(context: Context, chat_id: int, user_id: int | None, question: str,
                   reply_to: int | None = None) -> None:
     """Answer ``question`` in ``chat_id``: typing, the engine in a thread, one HTML reply with buttons."""
     d = deps(context)
-    if user_id is not None and user_id not in d.settings.telegram_admin_ids:
-        wait = d.quota.take(user_id)
-        if wait > 0:
-            html = render.quota_html(d.settings.telegram_user_quota, d.settings.telegram_quota_window, wait)
-            await send_html(context.bot, chat_id, html, reply_to=reply_to)
-            return
-    # The typing action travels while the engine works; it is awaited so it never lands after the answer.
-    typing = asyncio.create_task(quietly(context.bot.send_chat_action(chat_id, ChatAction.TYPING), "send typing"))
+    try:
+        d.engine.check_question(question)  # cheap and pure: a rejected question costs no quota
+    except BadQuestion as e:
+        await send_html(context.bot, chat_id, render.esc(f"Sorry, {e}."), reply_to=reply_to)
+        return
+    wait = over_quota(d, d.quota, user_id, chat_id)
+    if wait > 0:
+        html = render.quota_html(d.settings.telegram_user_quota, d.settings.telegram_quota_window, wait)
+        await send_html(context.bot, chat_id, html, reply_to=reply_to)
+        return
+    send_typing(context.bot, chat_id, d.tasks)  # never awaited: the answer must not wait on it
+    await asyncio.sleep(0)  # let the typing request start first
     try:
         result = await asyncio.to_thread(d.engine.ask, question, d.settings.top_k)
     except BadQuestion as e:
-        await typing
         await send_html(context.bot, chat_id, render.esc(f"Sorry, {e}."), reply_to=reply_to)
         return
     qid = None
@@ -91,26 +83,7 @@ async def respond(context: Context, chat_id: int, user_id: int | None, question:
             [c.passage_id for c in result.citations], [c.passage_id for c in result.citations if c.cited],
             user_id, chat_id)
     markup = callbacks.answer_keyboard(result, qid, len(result.citations)) if result.found else None
-    await typing
     await send_html(context.bot, chat_id, render.answer_html(result), markup=markup, reply_to=reply_to)
-
-
-async def gatekeeper(update: Update, context: Context) -> None:
-    """Refuse users and chats outside the allow-list, before any other handler runs."""
-    s = deps(context).settings
-    user, chat = update.effective_user, update.effective_chat
-    if is_allowed(s.telegram_allowed_ids, s.telegram_admin_ids, user.id if user else None, chat.id if chat else None):
-        return
-    log.info("refused update from user %s in chat %s", user.id if user else None, chat.id if chat else None)
-    refusal = render.REFUSED.format(user_id=user.id if user else "?")
-    if update.callback_query:
-        await quietly(update.callback_query.answer(render.plain(refusal), show_alert=True), "answer a callback")
-    elif update.inline_query:
-        await quietly(update.inline_query.answer([], cache_time=0, is_personal=True), "answer an inline query")
-    elif update.message and chat and (chat.type == ChatType.PRIVATE or (update.message.text or "").startswith("/")
-                                      or addressed_question(update.message, context.bot.username, context.bot.id)):
-        await send_html(context.bot, chat.id, refusal, reply_to=update.message.message_id)
-    raise ApplicationHandlerStop
 
 
 async def start(update: Update, context: Context) -> None:
@@ -161,22 +134,30 @@ async def stats_command(update: Update, context: Context) -> None:
     await send_html(context.bot, chat.id, render.stats_html(stats, counts))
 
 
+async def refuse_button(query: CallbackQuery) -> None:
+    """The answer to a button we cannot honour: stale, from another chat, or forged."""
+    await quietly(query.answer(render.BUTTON_GONE), "answer a callback")
+
+
 async def example_button(update: Update, context: Context) -> None:
     """An example question tapped under /start."""
     query = update.callback_query
     action = callbacks.decode(query.data)
+    if not isinstance(action, AskExample) or not query.message:
+        await refuse_button(query)
+        return
     await quietly(query.answer(), "answer a callback")
-    if isinstance(action, AskExample) and query.message:
-        await respond(context, query.message.chat.id, query.from_user.id, action.question)
+    await respond(context, query.message.chat.id, query.from_user.id, action.question)
 
 
 async def passage_button(update: Update, context: Context) -> None:
     """Open a cited passage in context, or say politely that it changed since."""
     query = update.callback_query
     action = callbacks.decode(query.data)
-    await quietly(query.answer(), "answer a callback")
     if not isinstance(action, OpenPassage) or not query.message:
+        await refuse_button(query)
         return
+    await quietly(query.answer(), "answer a callback")
     passage = await asyncio.to_thread(deps(context).engine.passage, action.passage_id)
     if passage is None or callbacks.checksum(passage["text"]) != action.check:
         html = render.SOURCE_GONE
@@ -186,18 +167,19 @@ async def passage_button(update: Update, context: Context) -> None:
 
 
 async def more_button(update: Update, context: Context) -> None:
-    """A page of further passages; Previous / Next edit that page in place."""
+    """A page of further passages; Previous / Next edit that page in place. Only in the chat
+    where the question was asked: question ids are guessable, the questions are private."""
     query = update.callback_query
     action = callbacks.decode(query.data)
-    await quietly(query.answer(), "answer a callback")
-    if not isinstance(action, MoreResults) or not query.message:
-        return
     d = deps(context)
-    chat_id = query.message.chat.id
-    stored = await asyncio.to_thread(d.store.question, action.question_id)
-    if stored is None:
-        await send_html(context.bot, chat_id, render.SOURCE_GONE)
+    stored = None
+    if isinstance(action, MoreResults) and query.message:
+        stored = await asyncio.to_thread(d.store.question, action.question_id)
+    if stored is None or stored["chat_id"] != query.message.chat.id:
+        await refuse_button(query)
         return
+    await quietly(query.answer(), "answer a callback")
+    chat_id = query.message.chat.id
     hits = await asyncio.to_thread(d.engine.search, stored["question"], callbacks.PAGE_SIZE, action.offset)
     html = render.results_html(stored["question"], hits, action.offset)
     markup = callbacks.results_keyboard(hits, action.question_id, action.offset, len(stored["passage_ids"]))
@@ -207,17 +189,19 @@ async def more_button(update: Update, context: Context) -> None:
 
 
 async def vote_button(update: Update, context: Context) -> None:
-    """👍 / 👎: stored with the question and its cited passages."""
+    """👍 / 👎: stored with the question and its cited passages (only from the question's chat)."""
     query = update.callback_query
     action = callbacks.decode(query.data)
-    if not isinstance(action, Vote):
-        await quietly(query.answer(), "answer a callback")
+    ok = False
+    if isinstance(action, Vote) and query.message:
+        ok = await asyncio.to_thread(deps(context).store.vote, action.question_id, query.from_user.id,
+                                     action.vote, query.message.chat.id)
+    if not ok:
+        await refuse_button(query)
         return
-    ok = await asyncio.to_thread(deps(context).store.vote, action.question_id, query.from_user.id, action.vote)
-    await quietly(query.answer("Thanks for the feedback!" if ok else "This question is no longer on record."),
-                  "answer a callback")
-    markup = query.message.reply_markup if query.message else None
-    if ok and markup and query.message:
+    await quietly(query.answer("Thanks for the feedback!"), "answer a callback")
+    markup = query.message.reply_markup
+    if markup:
         rows = [list(r) for r in markup.inline_keyboard]
         for row in rows:
             for i, b in enumerate(row):
@@ -230,27 +214,41 @@ async def vote_button(update: Update, context: Context) -> None:
 
 async def unknown_button(update: Update, context: Context) -> None:
     """A button from an older version of the bot."""
-    await quietly(update.callback_query.answer("This button no longer works; please ask again."),
-                  "answer a callback")
+    await refuse_button(update.callback_query)
+
+
+async def answer_inline(update: Update, results: list[InlineQueryResultArticle], cache_time: int,
+                        hint: str | None = None, start: str = "help") -> None:
+    """Answer an inline query for this user only (with an allow-list, results must not be shared)."""
+    button = InlineQueryResultsButton(hint[:64], start_parameter=start) if hint else None
+    await quietly(update.inline_query.answer(results, cache_time=cache_time, is_personal=True, button=button),
+                  "answer an inline query")
 
 
 async def inline_query(update: Update, context: Context) -> None:
     """``@bot question`` in any chat: the answer, then each quoted source, ready to post."""
     query = update.inline_query
+    d = deps(context)
     text = query.query.strip()
-    if not text:
-        button = InlineQueryResultsButton("Type a question about the news", start_parameter="inline")
-        await quietly(query.answer([], cache_time=300, button=button), "answer an inline query")
+    if len(text) < MIN_INLINE_CHARS:  # not looked up, not counted: inline queries come per keystroke
+        await answer_inline(update, [], 300, "Type a question about the news", start="inline")
         return
     try:
-        result = await asyncio.to_thread(deps(context).engine.ask, text, deps(context).settings.top_k)
+        d.engine.check_question(text)
     except BadQuestion as e:
-        await quietly(query.answer([], cache_time=5, button=InlineQueryResultsButton(
-            str(e)[:64], start_parameter="help")), "answer an inline query")
+        await answer_inline(update, [], 5, str(e))
+        return
+    wait = over_quota(d, d.inline_quota, query.from_user.id, None)
+    if wait > 0:
+        await answer_inline(update, [], 0, f"Too many questions: try again in {max(1, round(wait))} s")
+        return
+    try:
+        result = await asyncio.to_thread(d.engine.ask, text, d.settings.top_k)
+    except BadQuestion as e:
+        await answer_inline(update, [], 5, str(e))
         return
     if not result.found:
-        button = InlineQueryResultsButton("Nothing found: try other words", start_parameter="help")
-        await quietly(query.answer([], cache_time=30, button=button), "answer an inline query")
+        await answer_inline(update, [], 30, "Nothing found: try other words")
         return
     answer = split_html(render.answer_html(result))[0]
     results = [InlineQueryResultArticle(
@@ -262,7 +260,7 @@ async def inline_query(update: Update, context: Context) -> None:
             InputTextMessageContent(split_html(render.quote_html(result, c))[0], ParseMode.HTML,
                                     link_preview_options=NO_PREVIEW),
             description=render.snippet(" … ".join(c.text[s:e] for s, e in c.highlights), 200)))
-    await quietly(query.answer(results, cache_time=60), "answer an inline query")
+    await answer_inline(update, results, 60)
 
 
 async def on_error(update: object, context: Context) -> None:

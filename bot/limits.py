@@ -6,12 +6,23 @@ import time
 from collections import deque
 from typing import Callable
 
+# Messages from these "users" speak for a whole chat: an anonymous group admin
+# (@GroupAnonymousBot) or the channel linked to a group (Telegram's service account).
+SHARED_SENDERS = frozenset({1087968824, 777000})
+INLINE_QUOTA_FACTOR = 5  # inline mode asks as the user types, so it gets a larger allowance
+MIN_INLINE_CHARS = 3  # shorter inline queries are not looked up (and not counted)
+
 
 def is_allowed(allowed: frozenset[int], admins: frozenset[int], user_id: int | None, chat_id: int | None) -> bool:
     """Everyone when the allow-list is empty; otherwise listed users, listed chats and admins."""
     if not allowed:
         return True
     return any(i is not None and (i in allowed or i in admins) for i in (user_id, chat_id))
+
+
+def quota_key(user_id: int, chat_id: int | None) -> int:
+    """Whose quota a question uses: the user's, or the chat's when the sender is shared."""
+    return chat_id if user_id in SHARED_SENDERS and chat_id is not None else user_id
 
 
 class Quota:

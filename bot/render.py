@@ -19,6 +19,7 @@ SNIPPET_CHARS = 220
 TEXT_ONLY = "I answer text questions about the news. Please type your question as a message."
 REFUSED = ("Sorry, this bot is private. Ask its owner to add your id <code>{user_id}</code> "
            "to TELEGRAM_ALLOWED_IDS.")
+BUTTON_GONE = "This button no longer works; please ask again."
 SOURCE_GONE = "This source has been updated since I answered. Please ask your question again."
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a minute."
 ADMIN_ONLY = "This command is for the bot's admins."

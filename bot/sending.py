@@ -12,8 +12,9 @@ import logging
 from typing import Any, Awaitable, Callable, TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter
 
 from bot.render import plain
 from bot.split import split_html
@@ -23,6 +24,35 @@ T = TypeVar("T")
 ATTEMPTS = 4
 BACKOFF = 0.5
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+TYPING_TIMEOUT = 5.0
+COSMETIC_ENDPOINTS = frozenset({"sendChatAction"})
+
+
+class RateLimiter(AIORateLimiter):
+    """PTB's limiter, except for chat actions: one try, never a flood wait. ``AIORateLimiter``
+    holds back *every* request while it waits out a 429, so a throttled "typing" would delay
+    the very answer it announces."""
+
+    async def process_request(self, callback: Callable[..., Any], args: Any, kwargs: dict[str, Any],
+                              endpoint: str, data: dict[str, Any], rate_limit_args: int | None) -> Any:
+        if endpoint in COSMETIC_ENDPOINTS:
+            return await callback(*args, **kwargs)
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
+def send_typing(bot: Bot, chat_id: int, tasks: set[asyncio.Task[None]]) -> None:
+    """Show "typing…" in ``chat_id`` without waiting for it: the answer never waits on a
+    cosmetic call. ``tasks`` keeps the running task referenced until it ends."""
+
+    async def typing() -> None:
+        try:
+            await asyncio.wait_for(bot.send_chat_action(chat_id, ChatAction.TYPING), TYPING_TIMEOUT)
+        except (TelegramError, asyncio.TimeoutError) as e:
+            log.debug("could not send typing to chat %s: %s", chat_id, e)
+
+    task = asyncio.create_task(typing())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 async def retrying(call: Callable[[], Awaitable[T]], attempts: int = ATTEMPTS) -> T:

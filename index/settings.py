@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "wordllama"
@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     telegram_admin_ids_text: str = Field("", validation_alias="TELEGRAM_ADMIN_IDS")
     telegram_user_quota: int = Field(20, ge=1, validation_alias="TELEGRAM_USER_QUOTA")
     telegram_quota_window: int = Field(60, ge=1, validation_alias="TELEGRAM_QUOTA_WINDOW")
+
+    @field_validator("telegram_allowed_ids_text", "telegram_admin_ids_text")
+    @classmethod
+    def _check_ids(cls, text: str) -> str:
+        """A typo in an id list stops start-up: checked per update, it would let everyone in."""
+        parse_ids(text)
+        return text
 
     @property
     def telegram_allowed_ids(self) -> frozenset[int]:

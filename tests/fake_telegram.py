@@ -48,7 +48,9 @@ class FakeTelegram:
         self.updates: list[dict[str, Any]] = []
         self.delivered: dict[int, float] = {}  # update_id -> when getUpdates handed it to the bot
         self.failures: dict[str, list[dict[str, Any]]] = {}  # method -> queued error replies
+        self.delays: dict[str, float] = {}  # method -> seconds to hold every reply (a slow Telegram)
         self.bad_tokens: list[str] = []
+        self.reject_status = 401  # Telegram: 401 for a well-formed unknown token, 404 for a malformed one
         self._cond = threading.Condition()
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -110,15 +112,20 @@ class FakeTelegram:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         if m.group(1) != self.token:
             self.bad_tokens.append(m.group(1))
-            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+            status = self.reject_status
+            return status, {"ok": False, "error_code": status, "description": "Unauthorized" if status == 401
+                            else "Not Found"}
         method, params = m.group(2), self._params(ctype, body)
         if method != "getUpdates":
             with self._cond:
                 self.calls.append(Call(method, params))
                 self._cond.notify_all()
                 queued = self.failures.get(method)
-                if queued:
-                    return queued[0].get("error_code", 400), queued.pop(0)
+                failure = queued.pop(0) if queued else None
+            if self.delays.get(method):
+                time.sleep(self.delays[method])
+            if failure:
+                return failure.get("error_code", 400), failure
         result = getattr(self, f"_{method}", self._default)(params)
         return 200, {"ok": True, "result": result}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from html.parser import HTMLParser
 
@@ -10,7 +11,7 @@ import pytest
 from bot import callbacks, render
 from bot.app import RedactToken
 from bot.feedback import FeedbackStore
-from bot.limits import Quota, is_allowed
+from bot.limits import Quota, is_allowed, quota_key
 from bot.split import split_html, utf16_len
 from index.answer import Answer, Citation
 
@@ -183,7 +184,8 @@ def test_feedback_survives_reopen(tmp_path) -> None:
     store = FeedbackStore(tmp_path / "fb" / "feedback.db")
     store.setup()
     qid = store.record_question("Who?", True, "“x” [1]", [10, 11], [10], user_id=1, chat_id=1)
-    assert store.vote(qid, 1, 1) and store.vote(qid, 1, -1) and not store.vote(qid + 1, 1, 1)
+    assert store.vote(qid, 1, 1, 1) and store.vote(qid, 1, -1, 1) and not store.vote(qid + 1, 1, 1, 1)
+    assert not store.vote(qid, 2, 1, 2)  # a button from another chat
     again = FeedbackStore(tmp_path / "fb" / "feedback.db")
     assert again.question(qid)["cited_ids"] == [10]
     assert again.votes()[0]["question"] == "Who?" and again.votes()[0]["vote"] == -1
@@ -196,3 +198,35 @@ def test_token_is_redacted_from_logs(caplog) -> None:
         caplog.handler.addFilter(RedactToken("123:SECRET"))
         logger.info("POST %s", "https://api.telegram.org/bot123:SECRET/getMe")
     assert "123:SECRET" not in caplog.text and "<token>" in caplog.text
+
+
+def test_token_is_redacted_from_tracebacks_and_stacks() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactToken("123:SECRET"))
+    logger = logging.getLogger("test.redact.exc")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ValueError("The token `123:SECRET` was rejected by the server.")
+        except ValueError:
+            logger.exception("start-up failed for %s", "123:SECRET")
+        logger.warning("where", stack_info=True, extra={"note": "123:SECRET"})
+    finally:
+        logger.removeHandler(handler)
+    out = stream.getvalue()
+    assert "123:SECRET" not in out and "start-up failed for <token>" in out
+    assert "Traceback" in out and "ValueError: The token `<token>` was rejected" in out and "Stack (most recent" in out
+
+
+def test_forged_callback_numbers_decode_to_nothing() -> None:
+    for data in ["m:1:99999999999999999999", "m:1:1001", "n:0:0", "f:9223372036854775808:+", "p:1:abcdef:100",
+                 "p:99999999999999999999999:abcdef:0", "p:1:abcdef:0:5-1", "p:1:abcdef:0:0-9999999999", "q:" + "x" * 63]:
+        assert callbacks.decode(data) is None, data
+    assert callbacks.decode("f:9223372036854775807:+") == callbacks.Vote(2**63 - 1, 1)
+    assert callbacks.decode("m:3:1000") == callbacks.MoreResults(3, 1000)
+
+
+def test_anonymous_admins_and_linked_channels_share_their_chats_quota() -> None:
+    assert quota_key(5, -100) == 5
+    assert quota_key(1087968824, -100) == -100 and quota_key(777000, -200) == -200

@@ -52,26 +52,37 @@ def _problems(change: object) -> None:
 @click.option("--corpus", "corpus", type=click.Path(file_okay=False, path_type=Path), help="Article folder (default: NEWSQA_CORPUS_DIR).")
 @click.option("--rebuild", is_flag=True, help="Re-embed everything instead of only what changed.")
 @click.option("--dry-run", is_flag=True, help="Only say what would change.")
+@click.option("--watch", is_flag=True, help="Keep the model loaded and re-index whenever the folder changes.")
+@click.option("--interval", type=click.FloatRange(0.2, 3600), default=2.0, show_default=True,
+              help="With --watch: seconds between looks at the folder.")
 @click.pass_context
 @_guard
-def index_cmd(ctx: click.Context, corpus: Path | None, rebuild: bool, dry_run: bool) -> None:
+def index_cmd(ctx: click.Context, corpus: Path | None, rebuild: bool, dry_run: bool, watch: bool,
+              interval: float) -> None:
     """Build or update the index from the article folder.
 
     Only added or changed articles are chunked and embedded; the new index replaces the old
-    one atomically, so the bot keeps answering throughout.
+    one atomically, so the bot keeps answering throughout. With --watch it keeps running:
+    the model stays loaded, so a new article is searchable about a second after it lands.
 
     \b
-    Example:
+    Examples:
         newsqa index --corpus corpus/
+        newsqa index --watch --interval 1
     """
     from index.build import build_index
+    from index.watch import watch_corpus
 
     settings = _settings(ctx)
     corpus = corpus or settings.corpus_dir
     if not corpus.is_dir():
         raise click.ClickException(f"corpus folder {corpus} does not exist")
-    _report_build(build_index(corpus, settings.data_dir, cli_common._embedder(settings), rebuild=rebuild,
-                              dry_run=dry_run, progress=True))
+    embedder = cli_common._embedder(settings)
+    _report_build(build_index(corpus, settings.data_dir, embedder, rebuild=rebuild, dry_run=dry_run, progress=True))
+    if watch and not dry_run:
+        embedder.dim  # load the model now, not when the first article arrives
+        click.echo(f"watching {corpus} every {interval:g}s (Ctrl-C to stop)", err=True)
+        watch_corpus(corpus, settings.data_dir, embedder, interval, on_report=_report_build)
 
 
 @click.command("add")

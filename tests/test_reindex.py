@@ -222,3 +222,25 @@ def test_running_http_api_serves_the_new_index_without_restart(tmp_path, corpus_
     hits = client.get("/search", params={"q": "okapi Ituri", "k": 1}).json()
     assert "okapi1" in json.dumps(hits)
     assert client.get("/health").json()["articles"] == before["articles"] + 1
+
+
+def test_watch_mode_indexes_a_new_article_within_seconds(tmp_path, corpus_copy, fake_embedder):
+    from index.watch import watch_corpus
+
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    engine = Engine(data, fake_embedder, reload_seconds=0.05)
+    stop = threading.Event()
+    reports = []
+    watcher = threading.Thread(target=watch_corpus, args=(corpus_copy, data, fake_embedder, 0.1, reports.append, stop))
+    watcher.start()
+    try:
+        (corpus_copy / "walrus.txt").write_text("Walrus colony spotted near Murmansk\\n\\nA walrus colony was seen.")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and engine.article("walrus") is None:
+            time.sleep(0.05)
+        assert engine.article("walrus") is not None
+        assert reports and reports[-1].added == 1
+    finally:
+        stop.set()
+        watcher.join()

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 # The page only talks to this server and never runs inline code, so article text cannot inject any.
 PAGE_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+MAX_BODY_BYTES = 200_000
 UNAVAILABLE = (IndexMissing, IndexMismatch, IndexBusy, ModelUnavailable)
 
 
@@ -114,6 +115,14 @@ def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5
         responses={400: {"model": Problem}, 401: {"model": Problem}, 422: {"model": Problem}},
     )
     guard = [Depends(_key_checker(api_key or None))]
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next: Any) -> Any:
+        # A question is at most a few kilobytes: refuse huge bodies before reading them.
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES // 1000} kB"}, status_code=413)
+        return await call_next(request)
 
     @app.exception_handler(NewsQAError)
     def _newsqa_error(request: Request, exc: NewsQAError) -> JSONResponse:

@@ -35,8 +35,25 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     return len(word) == 1 and word.isalpha() and text[dot] == "."
 
 
+# A dateline ("MOSCOW, October 21." / "TASHKENT, September 18. /TASS/.") opens the sentence after it.
+_DATELINE = re.compile(r"^[A-ZА-ЯЁ][A-ZА-ЯЁ .'\-]{1,40},\s+[A-Za-z]+\.?\s+\d{1,2}(?:,\s*\d{4})?\.(?:\s*/[\w\- ]{1,20}/\.?)?$")
+
+
 def split_sentences(text: str) -> list[Span]:
-    """Sentence spans; every line break ends a sentence (headlines have no full stop)."""
+    """Sentence spans; every line break ends a sentence (headlines have no full stop), and a
+    dateline stays with the sentence it opens."""
+    spans = _split(text)
+    out: list[Span] = []
+    for span in spans:
+        if out and out[-1].end < span.start and "\n" not in text[out[-1].end : span.start] \
+                and _DATELINE.match(text[out[-1].start : out[-1].end]):
+            out[-1] = Span(out[-1].start, span.end)
+        else:
+            out.append(span)
+    return out
+
+
+def _split(text: str) -> list[Span]:
     spans: list[Span] = []
     for line in re.finditer(r"[^\n]+", text):
         base, chunk = line.start(), line.group()

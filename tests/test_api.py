@@ -290,3 +290,8 @@ def test_stats_do_not_reveal_server_paths(client):
 def test_unusable_api_keys_are_refused_at_start(key):
     with pytest.raises(NewsQAError, match="NEWSQA_API_KEY must be"):
         check_bind("127.0.0.1", key)
+
+
+def test_huge_request_bodies_are_refused_unread(client):
+    r = client.post("/ask", content=b"{" + b" " * 300_000 + b"}", headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "kB" in r.json()["detail"]

@@ -49,3 +49,12 @@ def test_every_passage_of_the_shipped_corpus_maps_back_to_its_article():
             covered.update(range(s.start, s.end))
         words = [i for i, ch in enumerate(a.text) if not ch.isspace()]
         assert all(i in covered for i in words), f"{a.id}: some text is in no passage"
+
+
+def test_a_dateline_stays_with_the_sentence_it_opens():
+    text = "TASHKENT, September 18. /TASS/. The Islamic State takes advantage. Next.\nMOSCOW, October 21. Services act."
+    assert _texts(text, split_sentences(text)) == [
+        "TASHKENT, September 18. /TASS/. The Islamic State takes advantage.",
+        "Next.",
+        "MOSCOW, October 21. Services act.",
+    ]

@@ -80,3 +80,23 @@ def corpus_engine(real_embedder, tmp_path_factory):
     data = tmp_path_factory.mktemp("corpus-index")
     build_index(CORPUS, data, real_embedder)
     return Engine(data, real_embedder)
+
+
+@pytest.fixture
+def fake_cli_env(tmp_path, corpus_copy, monkeypatch) -> dict[str, str]:
+    """Environment for CLI runs over a corpus copy, with the fake embedder and no stray .env."""
+    from index import cli_common
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli_common, "_embedder", lambda settings: FakeEmbedder())
+    return {"NEWSQA_CORPUS_DIR": str(corpus_copy), "NEWSQA_DATA_DIR": str(tmp_path / "data"),
+            "NEWSQA_LOG_LEVEL": "WARNING", "TELEGRAM_BOT_TOKEN": ""}
+
+
+def invoke(args: list[str], env: dict[str, str], input: str | None = None):
+    """Run ``newsqa ARGS`` in-process and return click's result."""
+    from click.testing import CliRunner
+
+    from index.cli import cli
+
+    return CliRunner().invoke(cli, args, env=env, input=input, catch_exceptions=False)

@@ -4,15 +4,12 @@ import json
 import os
 
 import pytest
-from click.testing import CliRunner
 
-from index import cli_common
 from index.build import build_index
-from index.cli import cli
 from index.engine import Engine
 from index.ingest import read_corpus
 
-from tests.conftest import FakeEmbedder
+from tests.conftest import invoke
 
 
 def _ids(data, embedder):
@@ -77,14 +74,8 @@ def test_renamed_jsonl_updates_the_article_path(tmp_path, corpus_copy, fake_embe
 
 
 @pytest.fixture
-def env(tmp_path, corpus_copy, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli_common, "_embedder", lambda settings: FakeEmbedder())
-    return {"NEWSQA_CORPUS_DIR": str(corpus_copy), "NEWSQA_DATA_DIR": str(tmp_path / "data"), "NEWSQA_LOG_LEVEL": "WARNING"}
-
-
-def invoke(args, env):
-    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+def env(fake_cli_env):
+    return fake_cli_env
 
 
 def test_add_checks_the_whole_batch_before_copying_anything(env, tmp_path, corpus_copy):

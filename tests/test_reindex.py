@@ -10,15 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from index import cli_common, layout
+from index import layout
 from index.build import build_index
-from index.cli import cli
 from index.engine import Engine
 from index.ingest import read_corpus
 
-from tests.conftest import ROOT, FakeEmbedder
+from tests.conftest import ROOT, invoke
 from tests.synth import write_corpus
 
 HTML = """<html><head><title>Twelve detained in Moscow - Example Times</title>
@@ -53,14 +51,8 @@ def test_same_story_under_two_ids_is_indexed_once_and_reported(tmp_path, corpus_
 
 
 @pytest.fixture
-def env(tmp_path, corpus_copy, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli_common, "_embedder", lambda settings: FakeEmbedder())
-    return {"NEWSQA_CORPUS_DIR": str(corpus_copy), "NEWSQA_DATA_DIR": str(tmp_path / "data"), "NEWSQA_LOG_LEVEL": "WARNING"}
-
-
-def invoke(args, env):
-    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+def env(fake_cli_env):
+    return fake_cli_env
 
 
 def test_add_remove_and_stats_commands(env, tmp_path, corpus_copy):

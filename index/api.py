@@ -140,7 +140,7 @@ def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5
         # Starlette re-raises after this response, so the server log still gets the traceback.
         return JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)
 
-    @app.api_route("/health", methods=["GET", "HEAD"], response_model=Health, dependencies=guard, tags=["service"],
+    @app.get("/health", response_model=Health, dependencies=guard, tags=["service"],
              responses={503: {"model": Health, "description": "No index can be served."}})
     def health() -> Any:
         """Whether questions can be answered now, and which index build answers them."""
@@ -150,6 +150,11 @@ def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5
             return JSONResponse(Health(ready=False, detail=str(e)).model_dump(), status_code=503)
         return Health(ready=True, built_at=s["built_at"], articles=s["articles"], passages=s["passages"],
                       model=s["model"])
+
+    @app.head("/health", dependencies=guard, include_in_schema=False)
+    def health_head() -> Any:
+        # Uptime checks: the status code alone says ready (200) or not (503).
+        return health()
 
     @app.get("/stats", response_model=Stats, dependencies=guard, tags=["service"])
     def stats() -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from index import layout, store, vectors
-from index.changes import BuildReport, old_files, old_state, plan_changes
+from index.changes import BuildReport, old_files, old_meta, plan_changes
 from index.chunking import chunk_text
 from index.embedding import Embedder
 from index.ingest import Article, file_hashes, fingerprint
@@ -52,7 +52,7 @@ def build_index(
         old = layout.current_build(data_dir)
         report = BuildReport(dry_run=dry_run)
         try:
-            meta = old_state(old)[0] if old else {}
+            meta = old_meta(old) if old else {}
             vectors.load(old / layout.VECTORS_NAME) if old else None
         except (sqlite3.DatabaseError, RuntimeError, OSError) as e:
             log.warning("live index %s cannot be read (%s); rebuilding", old, e)

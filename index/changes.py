@@ -52,6 +52,15 @@ class BuildReport:
         return f"{verb}: " + ", ".join(parts) + tail + skipped + dupes
 
 
+def old_meta(old: Path) -> dict[str, str]:
+    """Only the meta table of the live index (cheap: no article rows)."""
+    db = store.open_db(old / layout.DB_NAME, readonly=True)
+    try:
+        return store.get_meta(db)
+    finally:
+        db.conn.close()
+
+
 def old_state(old: Path | None) -> tuple[dict[str, str], dict[str, tuple[str, str]], dict[str, np.ndarray]]:
     """Meta, ``{article id: (content hash, path)}`` and stored signatures of the live index."""
     if old is None:

@@ -8,6 +8,7 @@ blocking calls (engine, SQLite) run in threads, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 import logging
 from dataclasses import dataclass, field
 
@@ -139,12 +140,20 @@ async def refuse_button(query: CallbackQuery) -> None:
     await quietly(query.answer(render.BUTTON_GONE), "answer a callback")
 
 
+async def _decoded(query: Any, kind: type) -> Any:
+    """The button's action if it is of ``kind`` and has its message; else refuse it and return None."""
+    action = callbacks.decode(query.data)
+    if isinstance(action, kind) and query.message:
+        return action
+    await refuse_button(query)
+    return None
+
+
 async def example_button(update: Update, context: Context) -> None:
     """An example question tapped under /start."""
     query = update.callback_query
-    action = callbacks.decode(query.data)
-    if not isinstance(action, AskExample) or not query.message:
-        await refuse_button(query)
+    action = await _decoded(query, AskExample)
+    if action is None:
         return
     await quietly(query.answer(), "answer a callback")
     await respond(context, query.message.chat.id, query.from_user.id, action.question)
@@ -153,9 +162,8 @@ async def example_button(update: Update, context: Context) -> None:
 async def passage_button(update: Update, context: Context) -> None:
     """Open a cited passage in context, or say politely that it changed since."""
     query = update.callback_query
-    action = callbacks.decode(query.data)
-    if not isinstance(action, OpenPassage) or not query.message:
-        await refuse_button(query)
+    action = await _decoded(query, OpenPassage)
+    if action is None:
         return
     await quietly(query.answer(), "answer a callback")
     passage = await asyncio.to_thread(deps(context).engine.passage, action.passage_id)

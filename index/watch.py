@@ -41,6 +41,10 @@ def watch_corpus(corpus_dir: Path, data_dir: Path, embedder: Embedder, interval:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
     seen = snapshot_stats(corpus_dir)
+    # Anything that landed before the first look is indexed now (a no-op when up to date).
+    report = build_index(corpus_dir, data_dir, embedder)
+    if not report.up_to_date:
+        on_report(report)
     while not stop.wait(interval):
         now = snapshot_stats(corpus_dir)
         if now == seen:

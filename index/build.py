@@ -18,13 +18,14 @@ import numpy as np
 
 from index import layout, store, vectors
 from index.changes import BuildReport, old_files, old_meta, plan_changes
-from index.chunking import chunk_text
+from index.chunking import chunk_text, split_sentences
+from index.terms import index_terms
 from index.embedding import Embedder
 from index.ingest import Article, file_hashes, fingerprint
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = "1"
+INDEX_FORMAT = "2"  # 2: script-aware terms, date tokens, sentence vectors
 CHUNK_CHARS = 900
 EMBED_BATCH = 256
 
@@ -120,22 +121,30 @@ def build_index(
 
 def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str, np.ndarray],
            embedder: Embedder, chunk_chars: int, progress: bool) -> int:
-    """Delete stale articles, insert new ones; reuse any vector whose passage text is unchanged."""
-    reusable: dict[str, bytes] = {}
+    """Delete stale articles, insert new ones; reuse any vector whose passage or sentence text is unchanged.
+
+    Each passage gets its keyword terms (script-aware stems and date tokens) and its sentences'
+    spans and vectors, so answering a question embeds nothing but the question.
+    """
     rows: list[dict[str, Any]] = []
+    sentences: list[tuple[int, dict[str, Any]]] = []  # (index into rows, sentence row)
     for a in todo:
+        title_terms = index_terms(a.title)
         for seq, span in enumerate(chunk_text(a.text, max_chars=chunk_chars)):
             text = a.text[span.start : span.end]
             rows.append({"article_id": a.id, "seq": seq, "start": span.start, "end": span.end,
-                         "text": text, "text_hash": store.text_hash(text)})
-    hashes = sorted({r["text_hash"] for r in rows})
-    for i in range(0, len(hashes), 500):
-        chunk = hashes[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        for h, blob in db.execute(f"select text_hash, vector from passages where text_hash in ({marks})", chunk):
-            reusable[h] = blob
-    missing = [r for r in rows if r["text_hash"] not in reusable]
-    unique: dict[str, str] = {r["text_hash"]: r["text"] for r in missing}
+                         "text": text, "text_hash": store.text_hash(text),
+                         "terms": index_terms(text, a.published, a.date_text), "title_terms": title_terms})
+            for s in split_sentences(text):
+                sentence = text[s.start : s.end]
+                sentences.append((len(rows) - 1, {"start": s.start, "end": s.end, "text": sentence,
+                                                  "text_hash": store.text_hash(sentence)}))
+    reusable = _known_vectors(db, "passages", {r["text_hash"] for r in rows})
+    reusable.update(_known_vectors(db, "sentences", {s["text_hash"] for _, s in sentences} - set(reusable)))
+    unique: dict[str, str] = {}
+    for r in [*rows, *(s for _, s in sentences)]:
+        if r["text_hash"] not in reusable:
+            unique.setdefault(r["text_hash"], r["text"])
     if unique:
         keys = list(unique)
         bar = _progress(len(keys), progress)
@@ -154,6 +163,8 @@ def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str,
         for i in range(0, len(stale), 500):
             chunk = stale[i : i + 500]
             marks = ",".join("?" * len(chunk))
+            db.execute(f"delete from sentences where passage_id in (select id from passages where article_id in ({marks}))",
+                       chunk)
             db.execute(f"delete from passages where article_id in ({marks})", chunk)
             db.execute(f"delete from articles where id in ({marks})", chunk)
         db["articles"].insert_all(
@@ -162,8 +173,29 @@ def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str,
              | {"minhash": signatures[a.id].tobytes()} for a in todo],
             batch_size=500,
         )
-        db["passages"].insert_all(rows, batch_size=500)
+        ids: list[int] = []
+        for r in rows:
+            cur = db.execute(
+                "insert into passages (article_id, seq, start, end, text, text_hash, vector, terms, title_terms) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [r["article_id"], r["seq"], r["start"], r["end"], r["text"], r["text_hash"], r["vector"], r["terms"],
+                 r["title_terms"]])
+            ids.append(int(cur.lastrowid))
+        db.conn.executemany(
+            "insert into sentences (passage_id, start, end, text_hash, vector) values (?, ?, ?, ?, ?)",
+            [(ids[ri], s["start"], s["end"], s["text_hash"], reusable[s["text_hash"]]) for ri, s in sentences])
     return len(unique)
+
+
+def _known_vectors(db: Any, table: str, hashes: set[str]) -> dict[str, bytes]:
+    """Vectors already in the index for these text hashes (equal text, equal vector)."""
+    out: dict[str, bytes] = {}
+    ordered = sorted(hashes)
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        out.update(db.execute(f"select text_hash, vector from {table} where text_hash in ({marks})", chunk).fetchall())
+    return out
 
 
 def _write_vectors(db: Any, folder: Path, dim: int) -> int:

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from index import store, vectors
+from index.query import Query
+from index.terms import PUBLISHED, fts_expression
 from index.text import tokens
 
 CANDIDATES = 50
@@ -17,6 +19,8 @@ KEYWORD_WEIGHT = 1.0
 VECTOR_WEIGHT = 0.4
 DUPLICATE_JACCARD = 0.8
 FUSION = "score"
+# Added to the fused score of a passage that states the question's date (or whose article is of that date).
+DATE_BOOST = 0.3
 
 
 @dataclass
@@ -38,6 +42,8 @@ class Hit:
     published: str | None
     date_text: str | None
     url: str | None
+    date_match: bool = False          # the passage states the question's date, or its article is of that date
+    article_date_match: bool = False  # its article is of that date (published, or the partial date it gives)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -88,11 +94,20 @@ def collapse_duplicates(texts: list[str], threshold: float = DUPLICATE_JACCARD) 
     return kept
 
 
+def keyword_trust(query: Query) -> float:
+    """How far to trust keyword matches: by the share of the question the index holds at all.
+
+    A Russian question over English articles matches almost no index word, and the few it
+    does match (a number, a name) would otherwise outweigh the meaning the dense side found.
+    """
+    return query.matched_share
+
+
 def hybrid_search(
     db: Any,
     index: Any,
     query_vector: np.ndarray,
-    terms: list[str],
+    query: Query,
     k: int,
     *,
     offset: int = 0,
@@ -100,10 +115,10 @@ def hybrid_search(
     vector_weight: float | None = None,
 ) -> list[Hit]:
     """Up to ``k`` passages (after skipping ``offset``), best first."""
-    keyword_weight = KEYWORD_WEIGHT if keyword_weight is None else keyword_weight
+    keyword_weight = (KEYWORD_WEIGHT if keyword_weight is None else keyword_weight) * keyword_trust(query)
     vector_weight = VECTOR_WEIGHT if vector_weight is None else vector_weight
     depth = max(CANDIDATES, 2 * (k + offset))
-    keyword = store.keyword_search(db, terms, depth)
+    keyword = store.keyword_search(db, fts_expression(query.terms), depth)
     dense: list[tuple[int, float]] = []
     if index.ntotal:
         scores, ids = vectors.search(index, query_vector.reshape(1, -1), depth)
@@ -115,7 +130,12 @@ def hybrid_search(
     kw_pos = {p: (r + 1, s) for r, (p, s) in enumerate(keyword)}
     dn_pos = {p: (r + 1, s) for r, (p, s) in enumerate(dense)}
     rows = store.passages_by_id(db, [p for p, _ in fused[: depth]])
-    ordered = [(pid, score) for pid, score in fused if pid in rows]
+    wanted = query.date_tokens
+    held = {pid: wanted & set((r.get("terms") or "").split()) for pid, r in rows.items()} if wanted else {}
+    dated = {pid for pid, keys in held.items() if keys}
+    by_article = {pid for pid, keys in held.items() if any(k.startswith(PUBLISHED) for k in keys)}
+    ordered = sorted(((pid, score + (DATE_BOOST if pid in dated else 0.0)) for pid, score in fused if pid in rows),
+                     key=lambda kv: (-kv[1], kv[0]))
     keep = collapse_duplicates([rows[pid]["text"] for pid, _ in ordered])
     hits: list[Hit] = []
     for i in keep[offset : offset + k]:
@@ -128,6 +148,6 @@ def hybrid_search(
             keyword_score=None if ks is None else round(ks, 4), vector_rank=vr,
             vector_score=None if vs is None else round(vs, 4), text=r["text"], start=r["start"], end=r["end"],
             title=r["title"], source=r["source"], published=r["published"], date_text=r["date_text"],
-            url=r["url"],
+            url=r["url"], date_match=pid in dated, article_date_match=pid in by_article,
         ))
     return hits

@@ -15,6 +15,11 @@ import sqlite_utils
 
 SCHEMA_VERSION_KEY = "schema_version"
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+# Terms arrive stemmed (index.terms); FTS5 only splits them. Digits and '_' stay inside tokens.
+TERMS_TOKENIZER = "unicode61 remove_diacritics 2"
+VOCAB = "passages_fts_vocab"
+# BM25 weight of the passage's own terms and of its article's title.
+COLUMN_WEIGHTS = (1.0, 0.3)
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
@@ -49,8 +54,29 @@ def _m003_files(db: sqlite_utils.Database) -> None:
     db["files"].create({"path": str, "sha256": str, "article_ids": str}, pk="path")
 
 
+def _m004_script_terms(db: sqlite_utils.Database) -> None:
+    """Keyword search over terms stemmed by script (see :mod:`index.terms`) instead of FTS5's porter,
+    which leaves Cyrillic unstemmed; the article title is a second, lighter column."""
+    db["passages"].add_column("terms", str)
+    db["passages"].add_column("title_terms", str)
+    db["passages"].disable_fts()
+    db["passages"].enable_fts(["terms", "title_terms"], fts_version="FTS5", create_triggers=True,
+                              tokenize=TERMS_TOKENIZER, replace=True)
+    db.execute(f"create virtual table if not exists {VOCAB} using fts5vocab(passages_fts, 'row')")
+
+
+def _m005_sentences(db: sqlite_utils.Database) -> None:
+    """Sentence spans and vectors, so an answer picks its sentence without embedding at question time."""
+    db["sentences"].create(
+        {"id": int, "passage_id": int, "start": int, "end": int, "text_hash": str, "vector": bytes},
+        pk="id", foreign_keys=[("passage_id", "passages", "id")],
+    )
+    db["sentences"].create_index(["passage_id"])
+    db["sentences"].create_index(["text_hash"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _m001_initial, _m002_article_signatures, _m003_files,
+    _m001_initial, _m002_article_signatures, _m003_files, _m004_script_terms, _m005_sentences,
 ]
 
 
@@ -107,26 +133,45 @@ def fts_match_expression(terms: Iterable[str]) -> str | None:
     return " OR ".join(quoted) if quoted else None
 
 
-def keyword_search(db: sqlite_utils.Database, terms: list[str], limit: int) -> list[tuple[int, float]]:
-    """``(passage id, bm25 score)`` best first; higher is better."""
-    expr = fts_match_expression(terms)
-    if not expr:
+def keyword_search(db: sqlite_utils.Database, expression: str | None, limit: int) -> list[tuple[int, float]]:
+    """``(passage id, bm25 score)`` best first for an FTS5 expression (see :func:`index.terms.fts_expression`)."""
+    if not expression:
         return []
+    weights = ", ".join(str(w) for w in COLUMN_WEIGHTS)
     rows = db.execute(
-        "select rowid, -bm25(passages_fts) from passages_fts where passages_fts match ? "
-        "order by bm25(passages_fts) limit ?",
-        [expr, limit],
+        f"select rowid, -bm25(passages_fts, {weights}) as score from passages_fts where passages_fts match ? "
+        f"order by bm25(passages_fts, {weights}) limit ?",
+        [expression, limit],
     ).fetchall()
     return [(int(r[0]), float(r[1])) for r in rows]
 
 
-def document_frequencies(db: sqlite_utils.Database, terms: list[str]) -> dict[str, int]:
-    """How many passages contain each term (after the FTS tokenizer's stemming)."""
-    out: dict[str, int] = {}
-    for t in set(terms):
-        expr = fts_match_expression([t])
-        row = db.execute("select count(*) from passages_fts where passages_fts match ?", [expr]).fetchone()
-        out[t] = int(row[0])
+def key_frequencies(db: sqlite_utils.Database, keys: Iterable[str]) -> dict[str, int]:
+    """How many passages hold each index key (from the FTS5 vocabulary, not a scan)."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    marks = ",".join("?" * len(keys))
+    found = {r[0]: int(r[1]) for r in db.execute(f"select term, doc from {VOCAB} where term in ({marks})", keys)}
+    return {k: found.get(k, 0) for k in keys}
+
+
+def vocabulary(db: sqlite_utils.Database, min_length: int = 4) -> list[tuple[str, int]]:
+    """Alphabetic index keys and their passage counts, for correcting misspelt words."""
+    return [(r[0], int(r[1])) for r in db.execute(
+        f"select term, doc from {VOCAB} where length(term) >= ? and term not glob '*[0-9_]*'", [min_length])]
+
+
+def sentences_of(db: sqlite_utils.Database, passage_ids: list[int]) -> dict[int, list[tuple[int, int, bytes | None]]]:
+    """``{passage id: [(start, end, vector blob), ...]}`` in reading order (offsets inside the passage)."""
+    if not passage_ids:
+        return {}
+    marks = ",".join("?" * len(passage_ids))
+    out: dict[int, list[tuple[int, int, bytes | None]]] = {p: [] for p in passage_ids}
+    for pid, start, end, blob in db.execute(
+            f"select passage_id, start, end, vector from sentences where passage_id in ({marks}) order by passage_id, start",
+            passage_ids):
+        out[pid].append((start, end, blob))
     return out
 
 
@@ -137,10 +182,10 @@ def passages_by_id(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict[
     marks = ",".join("?" * len(ids))
     rows = db.execute(
         f"select p.id, p.article_id, p.seq, p.start, p.end, p.text, a.title, a.source, a.published, "
-        f"a.date_text, a.place, a.url from passages p join articles a on a.id = p.article_id "
+        f"a.date_text, a.place, a.url, p.terms from passages p join articles a on a.id = p.article_id "
         f"where p.id in ({marks})",
         ids,
     ).fetchall()
     cols = ["id", "article_id", "seq", "start", "end", "text", "title", "source", "published",
-            "date_text", "place", "url"]
+            "date_text", "place", "url", "terms"]
     return {r[0]: dict(zip(cols, r)) for r in rows}

@@ -259,7 +259,7 @@ def _candidates(query: Query, citations: list[Citation], sentence_vectors: dict[
         for s, e, vec in spans:
             text = c.text[s:e]
             cand = _Candidate(ci, s, e, text, coverage(query, text, c.article_dated),
-                              float(np.frombuffer(vec, dtype="<f4") @ query_vector) if vec is not None else 0.0,
+                              float(np.frombuffer(vec, dtype="<f2").astype(np.float32) @ query_vector) if vec is not None else 0.0,
                               kind_bonus(kind, text, query.text))
             cands.append(cand)
             if vec is None:

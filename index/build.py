@@ -25,7 +25,7 @@ from index.ingest import Article, file_hashes, fingerprint
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = "2"  # 2: script-aware terms, date tokens, sentence vectors
+INDEX_FORMAT = "3"  # 2: script-aware terms, date tokens, sentence vectors; 3: half-precision sentences
 CHUNK_CHARS = 900
 EMBED_BATCH = 256
 
@@ -139,8 +139,9 @@ def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str,
                 sentence = text[s.start : s.end]
                 sentences.append((len(rows) - 1, {"start": s.start, "end": s.end, "text": sentence,
                                                   "text_hash": store.text_hash(sentence)}))
-    reusable = _known_vectors(db, "passages", {r["text_hash"] for r in rows})
-    reusable.update(_known_vectors(db, "sentences", {s["text_hash"] for _, s in sentences} - set(reusable)))
+    reusable = _known_vectors(db, "passages", {r["text_hash"] for r in rows}, store.blob_vector)
+    reusable.update(_known_vectors(db, "sentences", {s["text_hash"] for _, s in sentences} - set(reusable),
+                                   store.blob_vector16))
     unique: dict[str, str] = {}
     for r in [*rows, *(s for _, s in sentences)]:
         if r["text_hash"] not in reusable:
@@ -154,11 +155,11 @@ def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str,
             if vecs.shape != (len(batch), embedder.dim):
                 raise ValueError(f"embedder returned {vecs.shape}, expected ({len(batch)}, {embedder.dim})")
             for h, v in zip(batch, vecs):
-                reusable[h] = store.vector_blob(v)
+                reusable[h] = np.asarray(v, dtype=np.float32)
             bar.update(len(batch))
         bar.close()
     for r in rows:
-        r["vector"] = reusable[r["text_hash"]]
+        r["vector"] = store.vector_blob(reusable[r["text_hash"]])
     with db.conn:
         for i in range(0, len(stale), 500):
             chunk = stale[i : i + 500]
@@ -183,18 +184,20 @@ def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str,
             ids.append(int(cur.lastrowid))
         db.conn.executemany(
             "insert into sentences (passage_id, start, end, text_hash, vector) values (?, ?, ?, ?, ?)",
-            [(ids[ri], s["start"], s["end"], s["text_hash"], reusable[s["text_hash"]]) for ri, s in sentences])
+            [(ids[ri], s["start"], s["end"], s["text_hash"], store.vector_blob16(reusable[s["text_hash"]]))
+             for ri, s in sentences])
     return len(unique)
 
 
-def _known_vectors(db: Any, table: str, hashes: set[str]) -> dict[str, bytes]:
+def _known_vectors(db: Any, table: str, hashes: set[str], decode: Any) -> dict[str, np.ndarray]:
     """Vectors already in the index for these text hashes (equal text, equal vector)."""
-    out: dict[str, bytes] = {}
+    out: dict[str, np.ndarray] = {}
     ordered = sorted(hashes)
     for i in range(0, len(ordered), 500):
         chunk = ordered[i : i + 500]
         marks = ",".join("?" * len(chunk))
-        out.update(db.execute(f"select text_hash, vector from {table} where text_hash in ({marks})", chunk).fetchall())
+        for h, blob in db.execute(f"select text_hash, vector from {table} where text_hash in ({marks})", chunk):
+            out[h] = decode(blob).astype(np.float32)
     return out
 
 

@@ -21,6 +21,11 @@ DUPLICATE_JACCARD = 0.8
 FUSION = "score"
 # Added to the fused score of a passage that states the question's date (or whose article is of that date).
 DATE_BOOST = 0.3
+# A passage's dense score: its own similarity plus this share of its best sentence's (finer-grained,
+# and what carries a Russian question over English text).
+SENTENCE_WEIGHT = 0.5
+# Scale each run to [0, 1] between its worst and best candidate ("minmax"), or by its best only ("max").
+NORMALISE = "max"
 
 
 @dataclass
@@ -60,16 +65,18 @@ def rrf(rankings: list[list[int]], weights: list[float], k: int = RRF_K) -> list
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def score_fusion(runs: list[list[tuple[int, float]]], weights: list[float]) -> list[tuple[int, float]]:
+def score_fusion(runs: list[list[tuple[int, float]]], weights: list[float],
+                 normalise: str | None = None) -> list[tuple[int, float]]:
     """Weighted sum of each run's scores scaled to [0, 1] by its best score (a missing id scores 0)."""
     if len(runs) != len(weights):
         raise ValueError("one weight per run")
+    normalise = normalise or NORMALISE
     scores: dict[int, float] = {}
     for run, weight in zip(runs, weights):
         if not run:
             continue
         top = max(s for _, s in run)
-        low = min(min(s for _, s in run), 0.0)
+        low = min(min(s for _, s in run), 0.0) if normalise == "max" else min(s for _, s in run)
         span = (top - low) or 1.0
         for pid, s in run:
             scores[pid] = scores.get(pid, 0.0) + weight * (s - low) / span
@@ -103,6 +110,24 @@ def keyword_trust(query: Query) -> float:
     return query.matched_share
 
 
+def sentence_rerank(db: Any, query_vector: np.ndarray, dense: list[tuple[int, float]],
+                    extra: list[int]) -> list[tuple[int, float]]:
+    """Dense scores for every candidate (the vector search's and the keyword search's): the passage's
+    similarity plus ``SENTENCE_WEIGHT`` times its best sentence's, best first."""
+    own = dict(dense)
+    missing = [p for p in dict.fromkeys(extra) if p not in own]
+    for pid, vec in store.passage_vectors(db, missing).items():
+        own[pid] = float(vec @ query_vector)
+    best: dict[int, float] = {}
+    for pid, sentences in store.sentences_of(db, list(own)).items():
+        blobs = [b for _, _, b in sentences if b]
+        if blobs:
+            matrix = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), -1).astype(np.float32)
+            best[pid] = float((matrix @ query_vector).max())
+    out = [(pid, s + SENTENCE_WEIGHT * best.get(pid, s)) for pid, s in own.items()]
+    return sorted(out, key=lambda kv: (-kv[1], kv[0]))
+
+
 def hybrid_search(
     db: Any,
     index: Any,
@@ -123,6 +148,8 @@ def hybrid_search(
     if index.ntotal:
         scores, ids = vectors.search(index, query_vector.reshape(1, -1), depth)
         dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    if SENTENCE_WEIGHT:
+        dense = sentence_rerank(db, query_vector, dense, [p for p, _ in keyword])
     if FUSION == "score":
         fused = score_fusion([keyword, dense], [keyword_weight, vector_weight])
     else:

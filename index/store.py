@@ -114,6 +114,15 @@ def blob_vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f4")
 
 
+def vector_blob16(vector: np.ndarray) -> bytes:
+    """Sentence vectors are kept at half precision: they only rank a few sentences, and there are many."""
+    return np.asarray(vector, dtype="<f2").tobytes()
+
+
+def blob_vector16(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f2")
+
+
 def get_meta(db: sqlite_utils.Database) -> dict[str, str]:
     return {r["key"]: r["value"] for r in db["meta"].rows} if db["meta"].exists() else {}
 
@@ -162,8 +171,17 @@ def vocabulary(db: sqlite_utils.Database, min_length: int = 4) -> list[tuple[str
         f"select term, doc from {VOCAB} where length(term) >= ? and term not glob '*[0-9_]*'", [min_length])]
 
 
+def passage_vectors(db: sqlite_utils.Database, passage_ids: list[int]) -> dict[int, np.ndarray]:
+    """Stored vectors of these passages (to score candidates the vector search did not return)."""
+    if not passage_ids:
+        return {}
+    marks = ",".join("?" * len(passage_ids))
+    return {pid: blob_vector(blob) for pid, blob in
+            db.execute(f"select id, vector from passages where id in ({marks})", passage_ids)}
+
+
 def sentences_of(db: sqlite_utils.Database, passage_ids: list[int]) -> dict[int, list[tuple[int, int, bytes | None]]]:
-    """``{passage id: [(start, end, vector blob), ...]}`` in reading order (offsets inside the passage)."""
+    """``{passage id: [(start, end, half-precision vector blob), ...]}`` in reading order (offsets inside the passage)."""
     if not passage_ids:
         return {}
     marks = ",".join("?" * len(passage_ids))

@@ -71,7 +71,14 @@ def test_hybrid_search_matches_an_oracle_built_from_sqlite_and_numpy(fake_engine
         query = analyse(question, lambda keys: store.key_frequencies(db, keys), snap.passage_count)
         keyword = store.keyword_search(db, fts_expression(query.terms), search.CANDIDATES)
         order = np.argsort(-(matrix @ q), kind="stable")[: search.CANDIDATES]
-        dense = [(int(ids[i]), float((matrix @ q)[i])) for i in order]
+        sims = dict(zip(ids.tolist(), (matrix @ q).tolist()))
+        pool = {int(ids[i]) for i in order} | {p for p, _ in keyword}
+        best = {}
+        for pid, blob in db.execute("select passage_id, vector from sentences"):
+            if pid in pool:
+                s16 = float(np.frombuffer(blob, dtype="<f2").astype(np.float32) @ q)
+                best[pid] = max(best.get(pid, -9.0), s16)
+        dense = sorted(((p, sims[p] + search.SENTENCE_WEIGHT * best[p]) for p in pool), key=lambda kv: (-kv[1], kv[0]))
         fused = score_fusion([keyword, dense], [search.KEYWORD_WEIGHT * query.matched_share, search.VECTOR_WEIGHT])
         terms = {pid: set(t.split()) for pid, t in db.execute("select id, terms from passages")}
         boosted = [(p, s + (search.DATE_BOOST if query.date_tokens & terms[p] else 0.0)) for p, s in fused]

@@ -16,7 +16,7 @@ CANDIDATES = 50
 RRF_K = 60
 # Measured on XQuAD English with the bundled model (``newsqa eval``): see README.
 KEYWORD_WEIGHT = 1.0
-VECTOR_WEIGHT = 0.4
+VECTOR_WEIGHT = 1.0
 DUPLICATE_JACCARD = 0.8
 FUSION = "score"
 # Added to the fused score of a passage that states the question's date (or whose article is of that date).
@@ -25,7 +25,7 @@ DATE_BOOST = 0.3
 # and what carries a Russian question over English text).
 SENTENCE_WEIGHT = 0.5
 # Scale each run to [0, 1] between its worst and best candidate ("minmax"), or by its best only ("max").
-NORMALISE = "max"
+NORMALISE = "minmax"
 
 
 @dataclass

@@ -32,6 +32,7 @@ index: $(STAMP)
 eval: $(STAMP)
 	$(BIN)/newsqa eval --squad ../shared/benchmarks/xquad/xquad.en.json
 	$(BIN)/newsqa eval --qa tests/data/corpus_qa.jsonl
+	$(BIN)/newsqa eval --qa tests/data/corpus_questions.jsonl
 
 ## Benchmarks that print figures (no network; loopback only).
 bench-bot: $(STAMP)

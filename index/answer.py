@@ -32,7 +32,8 @@ SECOND_MIN_P = 0.1
 PARTIAL_NAME = 0.6
 # A quoted sentence that opens with a pronoun ("He is also the oldest...") brings the sentence before it,
 # which says who is meant.
-PRONOUN_START = re.compile(r"^\W*(he|she|it|they|his|her|its|their|this|these|those|он|она|оно|они|его|её|ее|их|это)\b",
+PRONOUN_START = re.compile(r"^\W*(he|she|it|they|his|her|its|their|this|these|those|as a result|therefore|then|thus|"
+                           r"after that|because of this|он|она|оно|они|его|её|ее|их|это|в результате|поэтому|затем)\b",
                            re.I)
 WITH_ANTECEDENT = True
 NOT_FOUND = "I could not find this in the indexed articles. Try rephrasing, or ask about something the articles cover."

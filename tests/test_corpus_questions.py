@@ -30,9 +30,15 @@ def _verdict(engine, item):
 
 
 def test_every_question_about_the_shipped_corpus(default_engine):
-    failures = {f"[{item['kind']}] {item['question']}": v for item in QUESTIONS
-                if (v := _verdict(default_engine, item)) is not None}
+    """Questions marked ``known_miss`` (with the reason) are the ones the engine still gets wrong; they
+    stay in the file so ``newsqa eval --qa`` counts them, and this test says when one starts passing."""
+    verdicts = {item["question"]: _verdict(default_engine, item) for item in QUESTIONS}
+    failures = {f"[{i['kind']}] {i['question']}": verdicts[i["question"]] for i in QUESTIONS
+                if verdicts[i["question"]] is not None and "known_miss" not in i}
     assert not failures, "\n".join(f"{q}: {v}" for q, v in failures.items())
+    fixed = [i["question"] for i in QUESTIONS if "known_miss" in i and verdicts[i["question"]] is None]
+    assert not fixed, f"now answered right, drop their known_miss mark: {fixed}"
+    assert sum("known_miss" in i for i in QUESTIONS) <= 6
 
 
 def test_the_file_covers_every_kind():

@@ -43,8 +43,11 @@ def test_vectors_reject_mismatched_ids():
 
 def test_fusion_on_literal_runs():
     assert [p for p, _ in rrf([[1, 2, 3], [3, 1]], [1.0, 1.0])] == [1, 3, 2]
-    fused = dict(score_fusion([[(1, 10.0), (2, 5.0)], [(2, 0.9), (3, 0.45)]], [1.0, 0.5]))
+    fused = dict(score_fusion([[(1, 10.0), (2, 5.0)], [(2, 0.9), (3, 0.45)]], [1.0, 0.5], normalise="max"))
     assert fused[1] == pytest.approx(1.0) and fused[2] == pytest.approx(0.5 + 0.5) and fused[3] == pytest.approx(0.25)
+    # min-max: each run's worst candidate scores 0, its best 1
+    fused = dict(score_fusion([[(1, 10.0), (2, 5.0), (4, 0.0)], [(2, 0.9), (3, 0.45)]], [1.0, 0.5], normalise="minmax"))
+    assert fused[1] == pytest.approx(1.0) and fused[2] == pytest.approx(0.5 + 0.5) and fused[3] == pytest.approx(0.0)
 
 
 def test_near_duplicates_collapse_but_distinct_texts_stay():

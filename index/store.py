@@ -49,8 +49,14 @@ def _m003_files(db: sqlite_utils.Database) -> None:
     db["files"].create({"path": str, "sha256": str, "article_ids": str}, pk="path")
 
 
+def _m004_problems(db: sqlite_utils.Database) -> None:
+    """What the last build could not index and why, so every later run can still say it."""
+    db["problems"].create({"path": str, "line": int, "kind": str, "problem": str, "article_id": str,
+                           "other_id": str, "similarity": float})
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _m001_initial, _m002_article_signatures, _m003_files,
+    _m001_initial, _m002_article_signatures, _m003_files, _m004_problems,
 ]
 
 

@@ -17,15 +17,16 @@ import subprocess
 import sys
 
 
-def pip(*args: str) -> int:
-    return subprocess.call([sys.executable, "-m", "pip", "install", "--quiet", *args])
+def pip(*args: str, quiet: bool = False) -> int:
+    return subprocess.call([sys.executable, "-m", "pip", "install", "--quiet", *args],
+                           stderr=subprocess.DEVNULL if quiet else None)
 
 
 def main(version: str) -> int:
     index = os.environ.get("TORCH_INDEX_URL", "").strip()
     extra = ["--extra-index-url", index] if index else []
     tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
-    if pip("--only-binary=:all:", f"torch=={version}+cpu", *extra) == 0:
+    if pip("--only-binary=:all:", f"torch=={version}+cpu", *extra, quiet=True) == 0:
         print(f"torch {version}+cpu (CPU build) installed for {tag}", file=sys.stderr)
         return 0
     print(

@@ -62,6 +62,8 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise Refused(str(e)) from None
         except NewsQAError as e:
             raise click.ClickException(str(e)) from None
+        except BrokenPipeError:  # the reader of our output left (`| head`): not an index problem
+            raise
         except (OSError, sqlite3.Error) as e:  # the disk or the data folder changed under us
             raise click.ClickException(f"{type(e).__name__}: {e} (the index is unchanged; try again)") from None
 

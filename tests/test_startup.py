@@ -188,3 +188,51 @@ def test_api_first_answer_is_as_fast_as_the_rest(tmp_path):
     print(f"\napi: ready after {ready_at:.2f}s ({not_ready} not-ready answers first); start to first answer "
           f"{to_first:.2f}s; first /ask {first * 1000:.0f} ms, median of the next {len(later)} {median * 1000:.0f} ms")
     assert first <= 2 * median + 0.010, (first, later)
+
+
+def test_terminal_chat_has_line_editing_history_and_no_logs_in_the_conversation(tmp_path):
+    import pty
+    import select
+
+    env = _env(tmp_path, NEWSQA_LOG_LEVEL="INFO", TERM="dumb")
+    assert run_cli(["index"], env, cwd=tmp_path).returncode == 0
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the real chat on a terminal
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "tests.fake_cli", "chat"], env)
+    seen = b""
+
+    def until(marker: bytes, timeout: float = 30) -> bytes:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while marker not in seen:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError(f"no {marker!r}; screen: {seen[-1500:]!r}")
+            seen += os.read(fd, 65536)
+        out, seen = seen, seen[seen.index(marker) + len(marker):]
+        return out
+
+    try:
+        until(b"question> ")
+        os.write(fd, b"Moscow detained October\r")
+        first = until(b"question> ")
+        assert b"Sources:" in first
+        (tmp_path / "corpus" / "new.txt").write_text("A new story\n\nAbout a lighthouse keeper in Moscow.")
+        assert run_cli(["index"], env, cwd=tmp_path).returncode == 0  # the chat's engine reloads: it logs INFO
+        time.sleep(1.1)
+        os.write(fd, b"\x10\r")  # Ctrl-P: the previous question again, from readline's history
+        again = until(b"question> ")
+        assert b"Sources:" in again and b"Moscow detained October" in again
+        assert b"INFO" not in first + again and b"now serving" not in first + again
+        os.write(fd, b"\x04")  # Ctrl-D
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
+    assert "Moscow detained October" in (tmp_path / "data" / "chat_history").read_text()

@@ -98,6 +98,10 @@ def remove_share(settings: "Settings", force: bool) -> float | None:
     return None if force else settings.max_remove_share
 
 
+WARM_UP_QUESTIONS = ("Who said what, and when?", "How many people were there in October?",
+                     "Where did the president go?")
+
+
 def warm_up(engine: "Engine") -> None:
     """Load the model and touch every part of a search once, so the first question is as fast as the rest."""
     import time
@@ -105,7 +109,8 @@ def warm_up(engine: "Engine") -> None:
     started = time.monotonic()
     engine.embedder.dim
     try:
-        engine.ask("Who said what, and when?")
+        for question in WARM_UP_QUESTIONS:  # a few kinds: who/when/how many take different paths
+            engine.ask(question)
     except NewsQAError as e:  # an empty or mismatched index still serves its error later
         log.warning("warm-up question failed: %s", e)
     log.info("model %s loaded and warmed up in %.1fs", engine.embedder.name, time.monotonic() - started)

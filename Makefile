@@ -1,19 +1,28 @@
 # Two commands do all set-up on a fresh machine: `make run` and `make test`.
+# Any Python 3.11-3.13: `make test PYTHON=python3.12` (pyenv versions are found even when not active).
 PYTHON ?= python3
+PY     := $(shell scripts/find-python.sh $(PYTHON))
+PYVER  := $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
-# The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build.
-TORCH  ?= torch==2.13.0
+# The stamp names the interpreter: switching PYTHON rebuilds .venv instead of reusing another one's.
+STAMP  := $(VENV)/.installed-$(PYVER)
+# The CPU build of torch (scripts/install_torch.py says where it comes from); an unpinned
+# torch from PyPI is the CUDA build with about 2.7 GB of NVIDIA libraries.
+TORCH_VERSION ?= 2.13.0
 
 .PHONY: run test install index eval bench bench-bot bench-api bench-index clean
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -n "$(PY)" || { echo "no interpreter for PYTHON=$(PYTHON)" >&2; exit 1; }
+	@if [ -d $(VENV) ] && ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(PYVER)".split("."))))' 2>/dev/null; then \
+	    echo "removing $(VENV): it was made by another Python than $(PY)"; rm -rf $(VENV); fi
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python scripts/install_torch.py $(TORCH_VERSION)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	@rm -f $(VENV)/.installed*
+	@echo "$(PY)" > $(STAMP)
 
 install: $(STAMP)
 
@@ -28,11 +37,15 @@ test: $(STAMP)
 index: $(STAMP)
 	$(BIN)/newsqa index
 
-## Quality on XQuAD English (the outside yardstick).
+## Quality on XQuAD English (the outside yardstick), then on the seed articles shipped in tests/data.
+XQUAD ?= ../shared/benchmarks/xquad/xquad.en.json
 eval: $(STAMP)
-	$(BIN)/newsqa eval --squad ../shared/benchmarks/xquad/xquad.en.json
-	$(BIN)/newsqa eval --qa tests/data/corpus_qa.jsonl
-	$(BIN)/newsqa eval --qa tests/data/corpus_questions.jsonl
+	@if [ -f "$(XQUAD)" ]; then $(BIN)/newsqa eval --squad "$(XQUAD)"; else \
+	    echo "*** XQuAD skipped: $(XQUAD) is missing. XQuAD (its English file, xquad.en.json) comes from the public" >&2; \
+	    echo "*** repository google-deepmind/xquad (licence CC BY-SA 4.0); put it there, or: make eval XQUAD=/path/to/xquad.en.json" >&2; \
+	    echo "*** Running the in-repo evaluation only." >&2; fi
+	$(BIN)/newsqa eval --qa tests/data/corpus_qa.jsonl --corpus tests/data/corpus
+	$(BIN)/newsqa eval --qa tests/data/corpus_questions.jsonl --corpus tests/data/corpus
 
 ## Benchmarks that print figures (no network; loopback only).
 bench-bot: $(STAMP)
@@ -42,5 +55,6 @@ bench-api: $(STAMP)
 bench-index: $(STAMP)
 	$(BIN)/python scripts/bench_index.py --articles 10000
 
+## Everything make built: the index in data/, caches and .venv (whichever Python made it).
 clean:
-	rm -rf data .pytest_cache
+	rm -rf data .pytest_cache $(VENV)

@@ -35,11 +35,14 @@ def main() -> int:
 
     quiet_http_logs(settings.telegram_bot_token)
     try:
-        engine = open_engine(settings, refresh=True)
+        engine = open_engine(settings, refresh=True, warm=True)  # the first question is as fast as the rest
         run_bot(settings, engine)
     except NewsQAError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C while waiting for Telegram or loading the model
+        print("stopped", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -12,10 +12,12 @@ import json
 import logging
 import secrets
 import signal
+import time
 from importlib import resources
+from typing import Any
 from urllib.parse import urlparse
 
-from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram import Bot, BotCommand, BotCommandScopeChat, Update
 from telegram.error import Conflict, InvalidToken, NetworkError
 from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
                           InlineQueryHandler, MessageHandler, TypeHandler, filters)
@@ -36,6 +38,7 @@ COMMANDS = [BotCommand("start", "What I know, with example questions"),
             BotCommand("ask", "Ask a question (in groups)")]
 ADMIN_COMMANDS = COMMANDS + [BotCommand("stats", "Index and feedback figures")]
 RATE_LIMIT_RETRIES = 3
+STARTUP_BACKOFF = (1, 2, 4, 8, 15, 30, 60)  # seconds between tries to reach Telegram at start-up
 
 
 class RedactToken(logging.Filter):
@@ -150,11 +153,45 @@ def startup_error(error: Exception, token: str) -> NewsQAError:
     return NewsQAError(f"could not reach the Telegram Bot API ({text}); check the network and TELEGRAM_BASE_URL")
 
 
+def wait_for_telegram(settings: Settings, attempts: int | None = None, sleep: Any = time.sleep) -> None:
+    """Return once the Bot API answers; while it cannot be reached, one log line per try and a growing pause.
+
+    A network that comes up after the bot (boot order, a flaky link) must not need a restart;
+    a token Telegram rejects is not retried. ``attempts``: give up after that many (None: never).
+    """
+    token = settings.telegram_bot_token or ""
+
+    async def probe() -> None:
+        async with Bot(token, base_url=settings.telegram_base_url,
+                       base_file_url=file_url(settings.telegram_base_url)) as bot:
+            await bot.get_me()
+
+    tries = 0
+    while True:
+        tries += 1
+        loop = asyncio.new_event_loop()  # its own loop: run_polling later makes and owns another
+        try:
+            loop.run_until_complete(probe())
+            if tries > 1:
+                log.warning("Telegram reached after %d attempts", tries)
+            return
+        except NetworkError as e:  # includes TimedOut; InvalidToken is not one
+            if isinstance(e, (InvalidToken, Conflict)) or (attempts is not None and tries >= attempts):
+                raise
+            delay = STARTUP_BACKOFF[min(tries, len(STARTUP_BACKOFF)) - 1]
+            reason = str(e).replace(token, "<token>") if token else str(e)
+            log.warning("cannot reach Telegram at start-up (%s); attempt %d, retrying in %ds", reason, tries, delay)
+        finally:
+            loop.close()
+        sleep(delay)
+
+
 def run_bot(settings: Settings, engine: Engine) -> None:
     """Serve until SIGINT or SIGTERM: a webhook when TELEGRAM_WEBHOOK_URL is set, else long polling."""
     quiet_http_logs(settings.telegram_bot_token)
     app = build_application(settings, engine)
     try:
+        wait_for_telegram(settings)
         _serve(app, settings)
     except (InvalidToken, Conflict, NetworkError) as e:
         raise startup_error(e, settings.telegram_bot_token or "") from None

@@ -7,6 +7,7 @@ threadpool. Every error a caller can cause becomes a 4xx with ``{"detail": "..."
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import logging
 import secrets
@@ -39,6 +40,7 @@ STATIC = Path(__file__).parent / "static"
 PAGE_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 MAX_BODY_BYTES = 200_000
 UNAVAILABLE = (IndexMissing, IndexMismatch, IndexBusy, ModelUnavailable)
+WARM_UP_WAIT = 120.0  # seconds a question waits for the model while the server starts
 
 
 def is_loopback(host: str) -> bool:
@@ -107,14 +109,39 @@ def describe_validation(errors: list[dict[str, Any]]) -> str:
     return "; ".join(out) or "the request is invalid"
 
 
-def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5) -> FastAPI:
-    """The API over ``engine``; with ``api_key`` every API request must carry it."""
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, taken before the model loads: a busy port is one clear line, at once."""
+    host = host.strip("[]")
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise NewsQAError(f"port {port} on {host} is already in use (another 'newsqa serve'?); stop it, "
+                              "or choose another port with --port or NEWSQA_API_PORT") from None
+        raise NewsQAError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    return sock
+
+
+def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5,
+               ready: threading.Event | None = None) -> FastAPI:
+    """The API over ``engine``; with ``api_key`` every API request must carry it.
+
+    ``ready``: set once the model is loaded; until then /health says not ready and questions wait.
+    """
     app = FastAPI(
         title="NewsQA", version="0.1.0",
         description="Quoted answers with numbered citations from a news corpus, and the hybrid search behind them.",
         responses={400: {"model": Problem}, 401: {"model": Problem}, 422: {"model": Problem}},
     )
+    def wait_ready() -> None:
+        if ready is not None and not ready.wait(WARM_UP_WAIT):
+            raise HTTPException(503, "the server is still loading the embedding model; try again shortly")
+
     guard = [Depends(_key_checker(api_key or None))]
+    warm = guard + [Depends(wait_ready)]
 
     @app.middleware("http")
     async def _limit_body(request: Request, call_next: Any) -> Any:
@@ -143,13 +170,20 @@ def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5
     @app.get("/health", response_model=Health, dependencies=guard, tags=["service"],
              responses={503: {"model": Health, "description": "No index can be served."}})
     def health() -> Any:
-        """Whether questions can be answered now, and which index build answers them."""
+        """Whether questions can be answered now (model loaded, index not empty), and which index answers them."""
         try:
             s = engine.stats()
         except UNAVAILABLE as e:
             return JSONResponse(Health(ready=False, detail=str(e)).model_dump(), status_code=503)
-        return Health(ready=True, built_at=s["built_at"], articles=s["articles"], passages=s["passages"],
-                      model=s["model"])
+        figures = dict(built_at=s["built_at"], articles=s["articles"], passages=s["passages"], model=s["model"])
+        if ready is not None and not ready.is_set():
+            detail = "loading the embedding model"
+        elif not s["articles"]:
+            # An empty index answers nothing: most likely built from an empty or wrong folder.
+            detail = "the index holds no articles; put articles in NEWSQA_CORPUS_DIR and run: newsqa index"
+        else:
+            return Health(ready=True, **figures)
+        return JSONResponse(Health(ready=False, detail=detail, **figures).model_dump(), status_code=503)
 
     @app.head("/health", dependencies=guard, include_in_schema=False)
     def health_head() -> Any:
@@ -163,7 +197,7 @@ def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5
         figures.pop("index_path", None)  # where the server keeps its files is not the client's business
         return figures
 
-    @app.get("/search", response_model=SearchResult, dependencies=guard, tags=["questions"])
+    @app.get("/search", response_model=SearchResult, dependencies=warm, tags=["questions"])
     def search(
         q: str = Query(description="Question or keywords.", examples=[EXAMPLE_Q]),
         k: int = Query(10, ge=1, le=MAX_K, description="How many passages."),
@@ -173,7 +207,7 @@ def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5
         hits = engine.search(q, k=k, offset=offset)
         return {"q": q, "k": k, "offset": offset, "hits": [h.to_dict() for h in hits]}
 
-    @app.post("/ask", response_model=AnswerOut, dependencies=guard, tags=["questions"])
+    @app.post("/ask", response_model=AnswerOut, dependencies=warm, tags=["questions"])
     def ask(body: AskIn) -> Any:
         """A quoted answer with [n] citation markers: the same object ``newsqa ask --json`` prints."""
         return engine.ask(body.question, k=body.k or default_k, previous=body.previous).to_dict()
@@ -186,18 +220,24 @@ def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5
                                      "(e.g. 001_eede6903985e59b8)")
         return art
 
-    @app.get("/articles/{article_id}", response_model=Article, dependencies=guard, tags=["articles"],
-             responses={404: {"model": Problem}})
-    def article(article_id: str) -> Any:
-        """An article's metadata and full text."""
-        return _article_or_404(article_id)
-
-    @app.get("/articles/{article_id}/passages", response_model=list[Passage], dependencies=guard,
+    # Ids may be URLs or hold spaces and slashes: send them URL-encoded (encodeURIComponent).
+    # The route sees the decoded path, so an id ending in an encoded "/passages" is told apart
+    # from the passages route by the raw path.
+    @app.get("/articles/{article_id:path}/passages", response_model=list[Passage], dependencies=guard,
              tags=["articles"], responses={404: {"model": Problem}})
-    def article_passages(article_id: str) -> Any:
+    def article_passages(article_id: str, request: Request) -> Any:
         """The article's passages in reading order, with their offsets in the article text."""
+        raw = request.scope.get("raw_path", b"").split(b"?")[0]
+        if not raw.endswith(b"/passages"):  # ".../x%2Fpassages": an id that ends in "/passages"
+            return JSONResponse(_article_or_404(f"{article_id}/passages"))
         _article_or_404(article_id)
         return engine.article_passages(article_id)
+
+    @app.get("/articles/{article_id:path}", response_model=Article, dependencies=guard, tags=["articles"],
+             responses={404: {"model": Problem}})
+    def article(article_id: str) -> Any:
+        """An article's metadata and full text (the id URL-encoded, e.g. https%3A%2F%2Fexample.com%2Fstory)."""
+        return _article_or_404(article_id)
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def page() -> FileResponse:
@@ -208,16 +248,33 @@ def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5
     return app
 
 
-def serve(settings: Settings, engine: Engine, host: str, port: int) -> None:
-    """Run the API with uvicorn until interrupted."""
+def serve(settings: Settings, engine: Engine, host: str, port: int, *, sock: socket.socket | None = None,
+          warm_up: Any = None) -> None:
+    """Run the API with uvicorn until interrupted (on ``sock`` when the caller bound it already).
+
+    ``warm_up(engine)`` runs on a thread while the server already answers /health (not ready).
+    """
     import uvicorn
 
     check_bind(host, settings.api_key)
-    app = create_app(engine, settings.api_key, default_k=settings.top_k)
+    sock = sock or bind(host, port)
+    ready = threading.Event()
+    app = create_app(engine, settings.api_key, default_k=settings.top_k, ready=ready)
+
+    def warm() -> None:
+        try:
+            if warm_up is not None:
+                warm_up(engine)
+        finally:
+            ready.set()
+
+    threading.Thread(target=warm, name="warm-up", daemon=True).start()
+    host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     log.info("serving NewsQA on http://%s:%d/ (API reference at /docs)%s", shown, port,
-             "; API key required" if settings.api_key else "")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+                "; API key required" if settings.api_key else "")
+    server = uvicorn.Server(uvicorn.Config(app, log_level=settings.log_level.lower()))
+    server.run(sockets=[sock])
 
 
 @contextlib.contextmanager

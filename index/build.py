@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 
 from index import layout, store, vectors
-from index.changes import BuildReport, old_files, old_meta, plan_changes
+from index.changes import BuildReport, load_problems, old_files, old_meta, plan_changes, save_problems
 from index.chunking import chunk_text, split_sentences
 from index.terms import index_terms
 from index.embedding import Embedder
-from index.ingest import Article, file_hashes, fingerprint
+from index.errors import TooManyRemovals
+from index.ingest import Article, file_hashes, fingerprint, unsupported_files, unsupported_problem
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,14 @@ def build_index(
     progress: bool = False,
     chunk_chars: int = CHUNK_CHARS,
     forget: set[str] = frozenset(),
+    max_remove_share: float | None = None,
 ) -> BuildReport:
     """Bring the index in ``data_dir`` up to date with ``corpus_dir``.
 
     ``forget``: ids removed on purpose, never kept even if their file has problems.
+    ``max_remove_share``: refuse (:class:`TooManyRemovals`) a build that would drop more than
+    this share of the live index's articles, ``forget`` aside: an empty or wrong folder must
+    not wipe the index. None: no limit.
     """
     started = time.monotonic()
     corpus_dir = corpus_dir.resolve()
@@ -70,17 +75,27 @@ def build_index(
                 report.reason = "the index format or passage size changed; rebuilding everything"
         unreadable: list = []
         hashes = file_hashes(corpus_dir, unreadable)
-        corpus_print = fingerprint(hashes)
+        others = unsupported_files(corpus_dir)
+        unreadable += [unsupported_problem(rel) for rel in others]
+        corpus_print = fingerprint(hashes, others)
         if old and not rebuild and meta.get("corpus_fingerprint") == corpus_print:
             report.up_to_date = True
             report.passages = int(meta.get("passage_count", 0))
             report.path = old
+            load_problems(old, report)
             return report
         previous_files = {} if rebuild else old_files(old)
         touched = any(previous_files.get(rel, ("",))[0] != sha for rel, (_, sha) in hashes.items())
         if touched and not dry_run and hasattr(embedder, "preload"):
             embedder.preload()  # new or changed files: overlap the model's import with reading them
         plan = plan_changes(corpus_dir, hashes, old, previous_files, rebuild, report, unreadable, forget)
+        if max_remove_share is not None and report.before and len(report.lost) > max_remove_share * report.before:
+            report.seconds = time.monotonic() - started
+            raise TooManyRemovals(
+                f"refused: this would remove {len(report.lost)} of the {report.before} indexed articles "
+                f"({len(report.lost) / report.before:.0%}, more than NEWSQA_MAX_REMOVE_SHARE={max_remove_share:g}) "
+                f"from {corpus_dir}; is it the right folder? If this is intended, run again with --force",
+                report)
         if dry_run:
             report.seconds = time.monotonic() - started
             return report
@@ -109,6 +124,7 @@ def build_index(
             })
             report.passages = _write_vectors(db, tmp, dim)
             store.set_meta(db, {"passage_count": str(report.passages)})
+            save_problems(db, report)
             db.conn.close()
             report.path = layout.publish(data_dir, tmp)
         except BaseException:

@@ -37,17 +37,25 @@ class BuildReport:
     problems: list[BadArticle] = field(default_factory=list)
     duplicates: list[tuple[str, str, float]] = field(default_factory=list)
     path: Path | None = None
+    before: int = 0                                   # articles in the live index before this build
+    lost: list[str] = field(default_factory=list)     # ids this build drops, other than ones removed on purpose
+
+    @property
+    def skipped(self) -> list[BadArticle]:
+        """Problems that kept an article (or a whole file) out of the index; warnings are not among them."""
+        return [p for p in self.problems if p.kind != "warning"]
 
     def summary(self) -> str:
         if self.up_to_date:
-            return f"index is up to date ({self.passages} passages); nothing to do"
+            tail = f"; {len(self.skipped)} problem(s) not fixed yet" if self.skipped else ""
+            return f"index is up to date ({self.passages} passages); nothing to do{tail}"
         verb = "would index" if self.dry_run else "indexed"
         parts = [f"{self.added} added", f"{self.changed} changed", f"{self.removed} removed",
                  f"{self.unchanged} unchanged"]
         if self.kept:
             parts.append(f"{self.kept} kept from the previous index")
         tail = "" if self.dry_run else f"; {self.passages} passages, {self.embedded} embedded, {self.seconds:.1f}s"
-        skipped = f"; {len(self.problems)} problem(s)" if self.problems else ""
+        skipped = f"; {len(self.skipped)} problem(s)" if self.skipped else ""
         dupes = f"; {len(self.duplicates)} duplicate(s) skipped" if self.duplicates else ""
         return f"{verb}: " + ", ".join(parts) + tail + skipped + dupes
 
@@ -57,6 +65,34 @@ def old_meta(old: Path) -> dict[str, str]:
     db = store.open_db(old / layout.DB_NAME, readonly=True)
     try:
         return store.get_meta(db)
+    finally:
+        db.conn.close()
+
+
+def save_problems(db: Any, report: BuildReport) -> None:
+    """Record what this build could not index (replacing the previous build's list)."""
+    rows = [{"path": p.path, "line": p.line, "kind": p.kind, "problem": p.problem, "article_id": None,
+             "other_id": None, "similarity": None} for p in report.problems]
+    rows += [{"path": None, "line": None, "kind": "same_story", "problem": "the same story as another article",
+              "article_id": dup, "other_id": orig, "similarity": sim} for dup, orig, sim in report.duplicates]
+    with db.conn:
+        db.execute("delete from problems")
+        if rows:
+            db["problems"].insert_all(rows, alter=False)
+
+
+def load_problems(old: Path, report: BuildReport) -> None:
+    """Problems recorded by the live build: an up-to-date run reports them again."""
+    db = store.open_db(old / layout.DB_NAME, readonly=True)
+    try:
+        if not db["problems"].exists():
+            return
+        for path, line, kind, problem, dup, orig, sim in db.execute(
+                "select path, line, kind, problem, article_id, other_id, similarity from problems order by rowid"):
+            if kind == "same_story":
+                report.duplicates.append((dup, orig, sim))
+            else:
+                report.problems.append(BadArticle(path, problem, line, kind=kind))
     finally:
         db.conn.close()
 
@@ -162,6 +198,8 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
     report.unchanged = len(final) - len(todo) - len(kept)
     report.kept = len(kept)
     report.removed = sum(1 for aid in base if aid not in final)
+    report.before = len(old_arts)
+    report.lost = sorted(aid for aid in old_arts if aid not in final and aid not in forget)
     # Files with problems or duplicates are read again next time: a fix, or the original's
     # removal, must be noticed even though their bytes did not change.
     bad = {p.path for p in problems} | dupe_paths

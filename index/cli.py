@@ -78,10 +78,45 @@ def ask_cmd(ctx: click.Context, question: str | None, as_json: bool, k: int | No
     click.echo(render_answer(engine.ask(question, k=k)))
 
 
-def chat_loop(engine: "Engine", k: int, interactive: bool) -> None:
+HISTORY_LINES = 1000
+
+
+def _terminal(history: Path | None) -> None:
+    """Line editing and a history kept between sessions; logs below WARNING stay out of the conversation."""
+    import atexit
+    import logging
+
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(max(handler.level, logging.WARNING))
+    try:
+        import readline
+    except ImportError:  # not on every platform; input() still works
+        return
+    if history is None:
+        return
+    try:
+        history.parent.mkdir(parents=True, exist_ok=True)
+        if history.exists():
+            readline.read_history_file(history)
+    except OSError:
+        return
+    readline.set_history_length(HISTORY_LINES)
+    atexit.register(lambda: _save_history(readline, history))
+
+
+def _save_history(readline: Any, history: Path) -> None:
+    try:
+        readline.write_history_file(history)
+    except OSError:
+        pass
+
+
+def chat_loop(engine: "Engine", k: int, interactive: bool, history: Path | None = None) -> None:
     """Answer questions from standard input until it ends."""
     from index.render import render_answer
 
+    if interactive:
+        _terminal(history)
     previous: str | None = None
     while True:
         if interactive:
@@ -121,11 +156,11 @@ def chat_cmd(ctx: click.Context) -> None:
         echo "Who was detained in Moscow in October?" | newsqa chat
     """
     settings = _settings(ctx)
-    engine = open_engine(settings)
+    engine = open_engine(settings, warm=True)
     interactive = sys.stdin.isatty()
     if interactive:
-        click.echo("Ask about the news in the index (Ctrl-D or 'quit' to leave).")
-    chat_loop(engine, settings.top_k, interactive)
+        click.echo("Ask about the news in the index (Ctrl-D or 'quit' to leave; arrow keys recall earlier questions).")
+    chat_loop(engine, settings.top_k, interactive, settings.chat_history)
 
 
 @cli.command("run")
@@ -142,7 +177,7 @@ def run_cmd(ctx: click.Context) -> None:
         TELEGRAM_BOT_TOKEN=123:abc newsqa run
     """
     settings = _settings(ctx)
-    engine = open_engine(settings, refresh=True)
+    engine = open_engine(settings, refresh=True, warm=True)
     if settings.telegram_bot_token:
         from bot.app import run_bot
 
@@ -151,8 +186,8 @@ def run_cmd(ctx: click.Context) -> None:
     interactive = sys.stdin.isatty()
     click.echo(TOKEN_HINT, err=True)
     if interactive:
-        click.echo("Ask about the news in the index (Ctrl-D or 'quit' to leave).")
-    chat_loop(engine, settings.top_k, interactive)
+        click.echo("Ask about the news in the index (Ctrl-D or 'quit' to leave; arrow keys recall earlier questions).")
+    chat_loop(engine, settings.top_k, interactive, settings.chat_history)
 
 
 @cli.command("eval")
@@ -227,17 +262,35 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
         newsqa serve
         NEWSQA_API_KEY=change-me newsqa serve --host 0.0.0.0 --port 8080
     """
-    from index.api import check_bind, serve
+    from index.api import bind, check_bind, serve
 
     settings = _settings(ctx)
     host = host or settings.api_host
     port = port or settings.api_port
     check_bind(host, settings.api_key)  # before loading the model: fail fast
-    serve(settings, open_engine(settings), host, port)
+    sock = bind(host, port)
+    serve(settings, open_engine(settings), host, port, sock=sock, warm_up=cli_common.warm_up)
 
 
 def main() -> None:
-    cli(prog_name="newsqa")
+    try:
+        cli(prog_name="newsqa")
+    except BrokenPipeError:  # `newsqa stats | head`: the reader left; say nothing more
+        _quiet_stdout()
+        sys.exit(1)
+    finally:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_stdout()
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot raise BrokenPipeError again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 from index.cli_maintain import register  # noqa: E402  (commands that need ``cli`` to exist)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.errors import NewsQAError
-from index.ingest import SUPPORTED, corpus_files, read_file
+from index.ingest import SUPPORTED, corpus_files, read_file, unsupported_files
 
 
 class ArticleExists(NewsQAError):
@@ -47,40 +47,48 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _expand(paths: list[Path]) -> list[Path]:
+def _expand(paths: list[Path], errors: list[str]) -> list[Path]:
+    """Article files named or inside the folders named; what cannot be added goes to ``errors``."""
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
             out.extend(corpus_files(p))
+            errors.extend(f"{p / rel}: not an article format; use .txt, .md, .jsonl or .html"
+                          for rel in unsupported_files(p))
         elif p.is_file():
             if p.suffix.lower() not in SUPPORTED:
-                raise NewsQAError(f"{p}: unsupported file type; use one of {', '.join(SUPPORTED)}")
+                errors.append(f"{p}: not an article format; use one of {', '.join(SUPPORTED)}")
+                continue
             out.append(p)
         else:
-            raise NewsQAError(f"{p}: no such file or folder")
+            errors.append(f"{p}: no such file or folder")
     return out
 
 
-def add_files(paths: list[Path], corpus_dir: Path, force: bool = False, skip_bad: bool = False) -> Change:
+def add_files(paths: list[Path], corpus_dir: Path, force: bool = False, skip_bad: bool = False,
+              dry_run: bool = False) -> Change:
     """Copy article files into the corpus; an id clash with different content needs ``force``.
 
-    Every file is checked before any is copied, so a bad batch leaves the corpus as it was
-    (with ``skip_bad``, bad files are reported in ``Change.problems`` and the rest copied).
+    Every file is checked before any is copied, and every bad one is named at once, so a bad
+    batch leaves the corpus as it was (with ``skip_bad``, bad files are reported in
+    ``Change.problems`` and the rest copied). ``dry_run`` only fills in what would be written.
     """
-    corpus_dir.mkdir(parents=True, exist_ok=True)
+    if not dry_run:
+        corpus_dir.mkdir(parents=True, exist_ok=True)
     existing = {p.stem: p for p in corpus_files(corpus_dir)}
     change = Change()
     plan: list[tuple[Path, Path, Path | None]] = []
     names: dict[str, Path] = {}
-    for src in _expand(paths):
+    errors: list[str] = []
+    clashes = 0
+    for src in _expand(paths, errors):
         found, problems = read_file(src, src.parent)
         if problems and not found:
-            if skip_bad:
-                change.problems.extend(str(p) for p in problems)
-                continue
-            raise NewsQAError(f"nothing added: {src}: {problems[0].problem}")
+            errors.extend(f"{src}: {p.problem}" + (f" (line {p.line})" if p.line else "") for p in problems[:3])
+            continue
         if src.name in names and names[src.name].read_bytes() != src.read_bytes():
-            raise NewsQAError(f"nothing added: {names[src.name]} and {src} would both become {src.name}")
+            errors.append(f"{names[src.name]} and {src} would both become {src.name}")
+            continue
         names[src.name] = src
         dest = corpus_dir / src.name
         clash = existing.get(src.stem)
@@ -88,11 +96,19 @@ def add_files(paths: list[Path], corpus_dir: Path, force: bool = False, skip_bad
             change.unchanged.append(src.name)
             continue
         if clash is not None and not force:
-            raise ArticleExists(
-                f"nothing added: {src.name}: the corpus already has a different article with id {src.stem!r} "
-                f"({clash.relative_to(corpus_dir)}); use --force to replace it"
-            )
+            clashes += 1
+            errors.append(f"{src.name}: the corpus already has a different article with id {src.stem!r} "
+                          f"({clash.relative_to(corpus_dir)}); use --force to replace it")
+            continue
         plan.append((src, dest, clash))
+    if errors and skip_bad:
+        change.problems.extend(errors)
+    elif errors:
+        kind = ArticleExists if clashes == len(errors) else NewsQAError
+        raise kind(f"nothing added; {len(errors)} problem(s), fix them and try again:\n  " + "\n  ".join(errors))
+    if dry_run:
+        change.written.extend(src.name for src, _, _ in plan)
+        return change
     for src, dest, clash in plan:
         if clash is not None and clash != dest:
             clash.unlink()
@@ -146,14 +162,35 @@ def remove_ids(ids: list[str], corpus_dir: Path, indexed_paths: dict[str, str] |
     return change
 
 
-def sync_folder(source: Path, corpus_dir: Path) -> Change:
+def sync_losses(source: Path, corpus_dir: Path, indexed_paths: dict[str, str]) -> list[str]:
+    """Indexed article ids a sync from ``source`` would drop: their file goes, or comes back without them."""
+    by_name: dict[str, Path] = {}
+    for p in corpus_files(source):
+        by_name.setdefault(p.name, p)
+    ids_in: dict[str, set[str] | None] = {}
+    lost = []
+    for aid, rel in indexed_paths.items():
+        name = Path(rel).name
+        if name not in by_name:
+            lost.append(aid)
+            continue
+        if name not in ids_in:
+            found, problems = read_file(by_name[name], source)
+            ids_in[name] = {a.id for a in found} if found else None  # unreadable: not copied, so kept
+        if ids_in[name] is not None and aid not in ids_in[name]:
+            lost.append(aid)
+    return sorted(lost)
+
+
+def sync_folder(source: Path, corpus_dir: Path, dry_run: bool = False) -> Change:
     """Make ``corpus_dir`` mirror ``source`` (for a nightly re-index of a folder)."""
     if not source.is_dir():
         raise NewsQAError(f"{source}: no such folder")
-    change = add_files([source], corpus_dir, force=True, skip_bad=True)
+    change = add_files([source], corpus_dir, force=True, skip_bad=True, dry_run=dry_run)
     wanted = {p.name for p in corpus_files(source)}
     for path in corpus_files(corpus_dir):
         if path.name not in wanted:
-            path.unlink()
+            if not dry_run:
+                path.unlink()
             change.removed.append(path.stem)
     return change

@@ -42,3 +42,11 @@ class IndexBusy(NewsQAError):
 
 class ModelUnavailable(NewsQAError):
     """The configured embedding model cannot be loaded on this machine."""
+
+
+class TooManyRemovals(NewsQAError):
+    """A change would drop more of the index than NEWSQA_MAX_REMOVE_SHARE allows (an empty or wrong folder?)."""
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report

@@ -1,7 +1,8 @@
 """Read articles from ``.txt``, ``.md`` (optional YAML front matter) and ``.jsonl`` files.
 
 A file that cannot be read is reported as a :class:`BadArticle` (with its line for JSONL)
-and skipped; every other article still indexes.
+and skipped; every other article still indexes. A JSONL file is read line by line, so its
+size has no limit; each article has one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import yaml
 
@@ -24,8 +25,11 @@ from index.errors import BadArticle
 log = logging.getLogger(__name__)
 
 SUPPORTED = (".txt", ".md", ".jsonl", ".html", ".htm")
-MAX_FILE_BYTES = 50_000_000
+MAX_FILE_BYTES = 50_000_000  # one-article files only; a JSONL file is streamed
 MAX_ARTICLE_CHARS = 2_000_000
+MAX_LINE_BYTES = 4 * MAX_ARTICLE_CHARS + 100_000  # a JSONL line: one article, JSON-escaped, with metadata
+MAX_ID_CHARS = 500
+_SLASH_DATE = re.compile(r"\s*((?:19|20)\d\d)[/.](\d{1,2})[/.](\d{1,2})\s*")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
 
 
@@ -54,6 +58,8 @@ class Article:
     place: str | None = None
     url: str | None = None
     content_hash: str = field(default="", init=False)
+    # Things worth telling the maintainer that did not stop the article (e.g. an impossible date).
+    warnings: list[str] = field(default_factory=list, compare=False)
 
     def __post_init__(self) -> None:
         payload = json.dumps(
@@ -81,14 +87,48 @@ def _date_fields(date: PartialDate | None) -> tuple[str | None, str | None]:
     return (date.iso(), date.text()) if date else (None, None)
 
 
+def article_key(article_id: str) -> str:
+    """A short key safe in file names and button data, for ids that are URLs, URNs or have spaces."""
+    return hashlib.sha256(article_id.encode("utf-8")).hexdigest()[:16]
+
+
+def check_id(article_id: str) -> str | None:
+    """What is wrong with an article id, or None: any printable text up to MAX_ID_CHARS is fine."""
+    if not article_id:
+        return "article id is empty"
+    if len(article_id) > MAX_ID_CHARS:
+        return f"article id is {len(article_id):,} characters long; at most {MAX_ID_CHARS} are allowed"
+    if not article_id.isprintable():
+        return f"article id {article_id!r} holds a tab, line break or other control character"
+    return None
+
+
 def _checked(article: Article, rel: str, line: int | None = None) -> Article:
     if not article.text.strip():
         raise BadArticle(rel, "no article text after removing boilerplate", line)
     if len(article.text) > MAX_ARTICLE_CHARS:
         raise BadArticle(rel, f"article longer than {MAX_ARTICLE_CHARS:,} characters; split it", line)
-    if not re.fullmatch(r"[\w.\-]{1,200}", article.id):
-        raise BadArticle(rel, f"article id {article.id!r} must be 1-200 letters, digits, '.', '_' or '-'", line)
+    wrong = check_id(article.id)
+    if wrong:
+        raise BadArticle(rel, wrong, line)
     return article
+
+
+def _date(value: Any, warnings: list[str], field_name: str = "published") -> PartialDate | None:
+    """A stated date; one that cannot be read (``2015-10-40``) is a warning, never silently dropped."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        m = _SLASH_DATE.fullmatch(value)
+        if m:  # 2015/10/21, 2015.10.21: year first, so never ambiguous
+            value = f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}"
+    try:
+        date = parse_iso_or_text(value)
+    except (ValueError, TypeError):
+        date = None
+    if date is None:
+        warnings.append(f"{field_name} {str(value)[:40]!r} is not a date I can read; indexed without it")
+    return date
 
 
 def read_txt(text: str, article_id: str, rel: str) -> Article:
@@ -128,9 +168,11 @@ def read_md(text: str, article_id: str, rel: str) -> Article:
         h = _HEADING.match(lines[0]) if lines else None
         title = h["title"] if h else parsed.title
         body = clean_body("\n".join(lines[1:])) if h else parsed.body
-    date = parse_iso_or_text(meta.get("published") or meta.get("date")) or parsed.date
+    warnings: list[str] = []
+    key = "published" if meta.get("published") not in (None, "") else "date"
+    date = _date(meta.get(key), warnings, f"front matter {key}") or parsed.date
     published, date_text = _date_fields(date)
-    return _checked(
+    article = _checked(
         Article(
             id=_opt(meta.get("id")) or article_id, path=rel, title=_opt(title) or article_id,
             text=body, source=_opt(meta.get("source")) or parsed.source, published=published,
@@ -138,6 +180,8 @@ def read_md(text: str, article_id: str, rel: str) -> Article:
         ),
         rel,
     )
+    article.warnings = warnings
+    return article
 
 
 def read_html(data: bytes, article_id: str, rel: str) -> Article:
@@ -171,6 +215,39 @@ def _opt(value: Any) -> str | None:
     return None
 
 
+def jsonl_article(line: str, rel: str, n: int) -> Article:
+    """The article on line ``n`` of a JSONL file, or a :class:`BadArticle` saying what is wrong."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise BadArticle(rel, f"not valid JSON ({e.msg} at column {e.colno})", n) from None
+    if not isinstance(obj, dict):
+        raise BadArticle(rel, "expected a JSON object with id, title and text", n)
+    missing = [k for k in ("id", "text") if not obj.get(k) or not str(obj[k]).strip()]
+    if missing:
+        raise BadArticle(rel, f"missing {' and '.join(repr(k) for k in missing)}", n)
+    try:
+        warnings: list[str] = []
+        body = clean_body(str(obj["text"]))
+        published, date_text = _date_fields(_date(obj.get("published"), warnings))
+        title = _opt(obj.get("title")) or parse_plain(str(obj["text"])).title or str(obj["id"]).strip()
+        article = _checked(
+            Article(
+                id=str(obj["id"]).strip(), path=rel, title=title, text=body,
+                source=_opt(obj.get("source")), published=published, date_text=date_text,
+                url=_opt(obj.get("url")),
+            ),
+            rel,
+            n,
+        )
+    except BadArticle as e:
+        raise BadArticle(rel, e.problem, n) from None
+    except (ValueError, TypeError, RecursionError) as e:
+        raise BadArticle(rel, f"cannot read: {e}", n) from None
+    article.warnings = warnings
+    return article
+
+
 def read_jsonl(text: str, rel: str) -> tuple[list[Article], list[BadArticle]]:
     """One JSON object per line with ``id``, ``title``, ``text`` and optional metadata."""
     articles: list[Article] = []
@@ -179,35 +256,60 @@ def read_jsonl(text: str, rel: str) -> tuple[list[Article], list[BadArticle]]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            problems.append(BadArticle(rel, f"not valid JSON ({e.msg} at column {e.colno})", n))
+            articles.append(jsonl_article(line, rel, n))
+        except BadArticle as e:
+            problems.append(e)
+    return articles, problems
+
+
+def _jsonl_lines(path: Path, rel: str) -> Iterator[tuple[int, str | BadArticle]]:
+    """``(line number, text)`` of a JSONL file, read in bounded pieces; a bad line is a BadArticle."""
+    with open(path, "rb") as fh:
+        n = 0
+        while True:
+            raw = fh.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            n += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):  # skip the rest of the line without holding it
+                    raw = fh.readline(1 << 20)
+                yield n, BadArticle(rel, f"line longer than {MAX_LINE_BYTES // 1_000_000} MB; one article is at "
+                                         f"most {MAX_ARTICLE_CHARS:,} characters", n)
+                continue
+            if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield n, BadArticle(rel, f"not UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                                         "re-save the file as UTF-8", n)
+                continue
+            yield n, text.rstrip("\r\n")
+
+
+def read_jsonl_file(path: Path, rel: str) -> tuple[list[Article], list[BadArticle]]:
+    """A JSONL file streamed line by line: memory grows with its articles, never with a copy of the file."""
+    articles: list[Article] = []
+    problems: list[BadArticle] = []
+    seen_text = False
+    for n, line in _jsonl_lines(path, rel):
+        if isinstance(line, BadArticle):
+            problems.append(line)
+            seen_text = True
             continue
-        if not isinstance(obj, dict):
-            problems.append(BadArticle(rel, "expected a JSON object with id, title and text", n))
+        if not line.strip():
             continue
-        missing = [k for k in ("id", "text") if not obj.get(k) or not str(obj[k]).strip()]
-        if missing:
-            problems.append(BadArticle(rel, f"missing {' and '.join(repr(k) for k in missing)}", n))
+        seen_text = True
+        if "\x00" in line:
+            problems.append(BadArticle(rel, "binary data (NUL bytes) on this line", n))
             continue
         try:
-            body = clean_body(str(obj["text"]))
-            date = parse_iso_or_text(obj.get("published"))
-            published, date_text = _date_fields(date)
-            title = _opt(obj.get("title")) or parse_plain(str(obj["text"])).title or str(obj["id"])
-            articles.append(
-                _checked(
-                    Article(
-                        id=str(obj["id"]).strip(), path=rel, title=title, text=body,
-                        source=_opt(obj.get("source")), published=published, date_text=date_text,
-                        url=_opt(obj.get("url")),
-                    ),
-                    rel,
-                    n,
-                )
-            )
+            articles.append(jsonl_article(line, rel, n))
         except BadArticle as e:
-            problems.append(BadArticle(rel, e.problem, n))
+            problems.append(e)
+    if not seen_text:
+        return [], [BadArticle(rel, "empty file")]
     return articles, problems
 
 
@@ -215,11 +317,14 @@ def read_file(path: Path, root: Path) -> tuple[list[Article], list[BadArticle]]:
     """Articles in one file, and what was wrong with it."""
     rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     try:
+        suffix = path.suffix.lower()
+        if suffix == ".jsonl":
+            return read_jsonl_file(path, rel)
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise BadArticle(rel, f"file larger than {MAX_FILE_BYTES // 1_000_000} MB")
+            raise BadArticle(rel, f"file larger than {MAX_FILE_BYTES // 1_000_000} MB for one article; "
+                                  "split it, or put many articles in a .jsonl file (no size limit)")
         data = path.read_bytes()
-        suffix = path.suffix.lower()
         if suffix in (".html", ".htm"):
             if b"\x00" in data[:8192]:
                 raise BadArticle(rel, "binary file (contains NUL bytes); expected an HTML page")
@@ -227,8 +332,6 @@ def read_file(path: Path, root: Path) -> tuple[list[Article], list[BadArticle]]:
                 raise BadArticle(rel, "empty file")
             return [read_html(data, path.stem, rel)], []
         text = _decode(path, data, rel)
-        if suffix == ".jsonl":
-            return read_jsonl(text, rel)
         reader = read_md if suffix == ".md" else read_txt
         return [reader(text, path.stem, rel)], []
     except BadArticle as e:
@@ -254,6 +357,28 @@ def corpus_files(root: Path) -> list[Path]:
     return [Path(p) for p in sorted(found)]
 
 
+def unsupported_files(root: Path) -> list[str]:
+    """Visible files under ``root`` that are not articles of a known kind (reported, never silently ignored)."""
+    if not root.is_dir():
+        return []
+    found: list[str] = []
+    base = len(str(root).rstrip(os.sep)) + 1
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for n in names:
+            full = os.path.join(folder, n)
+            if (not n.startswith(".") and os.path.splitext(n)[1].lower() not in SUPPORTED
+                    and os.path.isfile(full)):
+                found.append(full[base:].replace(os.sep, "/"))
+    return sorted(found)
+
+
+def unsupported_problem(rel: str) -> BadArticle:
+    kind = os.path.splitext(rel)[1] or "without an extension"
+    return BadArticle(rel, f"not read: {kind} is not an article format; use .txt, .md, .jsonl or .html",
+                      kind="unsupported")
+
+
 def read_corpus(root: Path, files: Iterable[Path] | None = None) -> tuple[list[Article], list[BadArticle]]:
     """All readable articles (first one wins on a repeated id) and every problem found."""
     articles: dict[str, Article] = {}
@@ -262,6 +387,8 @@ def read_corpus(root: Path, files: Iterable[Path] | None = None) -> tuple[list[A
         found, bad = read_file(path, root)
         problems.extend(bad)
         for article in found:
+            problems.extend(BadArticle(article.path, f"article {article.id!r}: {w}", kind="warning")
+                            for w in article.warnings)
             if article.id in articles:
                 problems.append(BadArticle(
                     article.path, f"duplicate article id {article.id!r} (also in {articles[article.id].path}); skipped",
@@ -282,18 +409,30 @@ def file_hashes(root: Path, problems: list[BadArticle] | None = None) -> dict[st
     for path in corpus_files(base):
         rel = str(path)[prefix:].replace(os.sep, "/")
         try:
-            out[rel] = (path, hashlib.sha256(path.read_bytes()).hexdigest())
+            out[rel] = (path, _sha256(path))
         except OSError as e:
             if problems is not None:
                 problems.append(BadArticle(rel, f"cannot read: {e.strerror or e}"))
     return out
 
 
-def fingerprint(hashes: dict[str, tuple[Path, str]]) -> str:
-    """One hash over every file's name and bytes: equal fingerprints mean nothing changed."""
+def _sha256(path: Path) -> str:
+    """A file's hash, read in 1 MB pieces (a JSONL export can be larger than memory should hold)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(hashes: dict[str, tuple[Path, str]], others: Iterable[str] = ()) -> str:
+    """One hash over every file's name and bytes (and the names of ``others``, e.g. unsupported
+    files): equal fingerprints mean nothing changed."""
     h = hashlib.sha256()
     for rel in sorted(hashes):
         h.update(rel.encode() + b"\0" + hashes[rel][1].encode())
+    for rel in sorted(others):
+        h.update(b"\1" + rel.encode())
     return h.hexdigest()
 
 

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, validation_alias="NEWSQA_TOP_K")
     max_question_chars: int = Field(1000, ge=10, le=100_000, validation_alias="NEWSQA_MAX_QUESTION_CHARS")
     log_level: str = Field("INFO", validation_alias="NEWSQA_LOG_LEVEL")
+    max_remove_share: float = Field(0.5, ge=0, le=1, validation_alias="NEWSQA_MAX_REMOVE_SHARE")
 
     # HTTP API (newsqa serve)
     api_host: str = Field("127.0.0.1", validation_alias="NEWSQA_API_HOST")
@@ -50,6 +51,12 @@ class Settings(BaseSettings):
     telegram_user_quota: int = Field(20, ge=1, validation_alias="TELEGRAM_USER_QUOTA")
     telegram_quota_window: int = Field(60, ge=1, validation_alias="TELEGRAM_QUOTA_WINDOW")
 
+    @field_validator("corpus_dir", "data_dir")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        """Relative paths are taken from the folder the command runs in, once, at start-up."""
+        return path.expanduser().absolute()
+
     @field_validator("telegram_allowed_ids_text", "telegram_admin_ids_text")
     @classmethod
     def _check_ids(cls, text: str) -> str:
@@ -65,6 +72,11 @@ class Settings(BaseSettings):
     @property
     def telegram_admin_ids(self) -> frozenset[int]:
         return parse_ids(self.telegram_admin_ids_text)
+
+    @property
+    def chat_history(self) -> Path:
+        """Questions typed in the terminal chat, recalled with the arrow keys next time."""
+        return self.data_dir / "chat_history"
 
     @property
     def feedback_db(self) -> Path:

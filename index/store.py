@@ -75,8 +75,14 @@ def _m005_sentences(db: sqlite_utils.Database) -> None:
     db["sentences"].create_index(["text_hash"])
 
 
+def _m006_problems(db: sqlite_utils.Database) -> None:
+    """What the last build could not index and why, so every later run can still say it."""
+    db["problems"].create({"path": str, "line": int, "kind": str, "problem": str, "article_id": str,
+                           "other_id": str, "similarity": float})
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _m001_initial, _m002_article_signatures, _m003_files, _m004_script_terms, _m005_sentences,
+    _m001_initial, _m002_article_signatures, _m003_files, _m004_script_terms, _m005_sentences, _m006_problems,
 ]
 
 

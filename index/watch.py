@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from index.build import BuildReport, build_index
 from index.embedding import Embedder
-from index.errors import IndexBusy, NewsQAError
+from index.errors import IndexBusy, NewsQAError, TooManyRemovals
 from index.ingest import corpus_files
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ def snapshot_stats(corpus_dir: Path) -> frozenset[tuple[str, int, int]]:
 
 
 def watch_corpus(corpus_dir: Path, data_dir: Path, embedder: Embedder, interval: float,
-                 on_report: Callable[[BuildReport], Any], stop: threading.Event | None = None) -> None:
+                 on_report: Callable[[BuildReport], Any], stop: threading.Event | None = None,
+                 max_remove_share: float | None = None) -> None:
     """Loop until ``stop`` is set (or SIGINT/SIGTERM), re-indexing after each change."""
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -42,15 +43,18 @@ def watch_corpus(corpus_dir: Path, data_dir: Path, embedder: Embedder, interval:
             signal.signal(sig, lambda *_: stop.set())
     seen = snapshot_stats(corpus_dir)
     # Anything that landed before the first look is indexed now (a no-op when up to date).
-    report = build_index(corpus_dir, data_dir, embedder)
-    if not report.up_to_date:
-        on_report(report)
+    try:
+        report = build_index(corpus_dir, data_dir, embedder, max_remove_share=max_remove_share)
+        if not report.up_to_date:
+            on_report(report)
+    except TooManyRemovals as e:
+        log.error("%s", e)
     while not stop.wait(interval):
         now = snapshot_stats(corpus_dir)
         if now == seen:
             continue
         try:
-            on_report(build_index(corpus_dir, data_dir, embedder))
+            on_report(build_index(corpus_dir, data_dir, embedder, max_remove_share=max_remove_share))
             seen = now
         except IndexBusy as e:  # another writer: look again next time
             log.info("%s", e)

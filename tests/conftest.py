@@ -14,7 +14,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download anything
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus"
+# The shipped seed articles, copied here so that articles a user adds to corpus/ never change a test.
+CORPUS = ROOT / "tests" / "data" / "corpus"
 MOSCOW_Q = "Who was detained in Moscow in October?"
 MOSCOW_ARTICLE = "001_eede6903985e59b8"
 
@@ -115,3 +116,26 @@ def invoke(args: list[str], env: dict[str, str], input: str | None = None):
     from index.cli import cli
 
     return CliRunner().invoke(cli, args, env=env, input=input, catch_exceptions=False)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Say loudly, at the very end, when the page was not tested in a browser."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "chromium" in str(r.longrepr).lower()]
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} PAGE TESTS SKIPPED: no Chromium here", red=True, bold=True)
+        terminalreporter.write_line(
+            "The question page was NOT tested in a browser. Install Debian's chromium and chromium-driver "
+            "(apt-get install chromium chromium-driver; .ci/run does it) and run make test again.",
+            red=True, bold=True)
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path | None = None, input: str | None = None,
+            timeout: float = 120):
+    """``newsqa ARGS`` in its own process with the fake embedder: real exit codes and pipes."""
+    import subprocess
+    import sys
+
+    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
+            "NEWSQA_LOG_LEVEL": "WARNING", "TELEGRAM_BOT_TOKEN": "", **env}
+    return subprocess.run([sys.executable, "-m", "tests.fake_cli", *args], env=full, cwd=cwd or ROOT,
+                          input=input, capture_output=True, text=True, timeout=timeout)

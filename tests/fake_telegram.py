@@ -42,8 +42,9 @@ def _plain(text: str) -> str:
 class FakeTelegram:
     """Bot API on 127.0.0.1: feed updates with :meth:`push`, read what the bot sent in :attr:`calls`."""
 
-    def __init__(self, token: str = TOKEN) -> None:
+    def __init__(self, token: str = TOKEN, port: int = 0) -> None:
         self.token = token
+        self.port = port
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []
         self.delivered: dict[int, float] = {}  # update_id -> when getUpdates handed it to the bot
@@ -82,7 +83,8 @@ class FakeTelegram:
 
             do_GET = do_POST
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         threading.Thread(target=self._server.serve_forever, daemon=True, name="fake-telegram").start()

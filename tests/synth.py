@@ -11,6 +11,7 @@ from index.ingest import read_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 XQUAD = ROOT.parent / "shared" / "benchmarks" / "xquad" / "xquad.en.json"
+CORPUS = ROOT / "tests" / "data" / "corpus"  # the shipped seed articles, never the live corpus/
 
 
 def sentence_pool() -> list[str]:
@@ -20,7 +21,7 @@ def sentence_pool() -> list[str]:
         for doc in json.loads(XQUAD.read_text(encoding="utf-8"))["data"]:
             texts.extend(p["context"] for p in doc["paragraphs"])
     else:
-        texts = [a.text for a in read_corpus(ROOT / "corpus")[0]]
+        texts = [a.text for a in read_corpus(CORPUS)[0]]
     pool = [t[s.start : s.end] for t in texts for s in split_sentences(t)]
     return [s for s in pool if len(s) > 40]
 

@@ -14,6 +14,7 @@ from tests.conftest import ROOT
 
 
 def capture(monkeypatch, method: str) -> dict:
+    monkeypatch.setattr("bot.app.wait_for_telegram", lambda settings: None)  # no real Telegram here
     seen: dict = {}
     monkeypatch.setattr(Application, method, lambda self, **kw: seen.update(kw, app=self))
     return seen

@@ -24,12 +24,13 @@ def test_broken_symlinks_and_pipes_are_skipped_not_fatal(tmp_path, corpus_copy, 
     assert report.added == 5
 
 
-def test_impossible_front_matter_date_is_not_a_date_and_odd_values_are_ignored(tmp_path):
+def test_impossible_front_matter_date_is_reported_and_odd_values_are_ignored(tmp_path):
     (tmp_path / "x.md").write_text("---\ntitle: Odd dates\npublished: 2021-13-45\nsource: [a, b]\n---\nBody text here.\n")
     (tmp_path / "y.md").write_text("---\ntitle: Year only\npublished: 2020\n...\nBody of y.\n")
     articles, problems = read_corpus(tmp_path)
     by_id = {a.id: a for a in articles}
-    assert not problems
+    assert [(p.path, p.kind) for p in problems] == [("x.md", "warning")]
+    assert "'2021-13-45' is not a date" in problems[0].problem
     assert by_id["x"].published is None and by_id["x"].source is None
     assert by_id["y"].title == "Year only" and by_id["y"].date_text == "2020" and by_id["y"].text == "Body of y."
 
@@ -108,9 +109,10 @@ def test_remove_finds_articles_by_indexed_id_whatever_the_file(env, corpus_copy)
     (corpus_copy / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "bomjson", "text": "BOM story about okapis."}).encode() + b"\n")
     (corpus_copy / "named.md").write_text("---\nid: custom-id\ntitle: Custom\n---\nA story with its own id.\n")
     (corpus_copy / "latin.jsonl").write_bytes('{"id": "x", "text": "caf\xe9"}\n'.encode("latin-1"))
-    assert invoke(["index"], env).exit_code == 0
+    assert invoke(["index"], env).exit_code == 3  # latin.jsonl is not UTF-8
     result = invoke(["remove", "bomjson", "custom-id"], env)
-    assert result.exit_code == 0 and "removed 2 article(s)" in result.stderr
+    assert result.exit_code == 3 and "removed 2 article(s)" in result.stderr
+    assert "latin.jsonl, line 1: not UTF-8" in result.stderr
     assert not (corpus_copy / "named.md").exists()
     assert (corpus_copy / "bom.jsonl").read_text().strip() == ""
 

@@ -16,7 +16,7 @@ from index.build import build_index
 from index.engine import Engine
 from index.ingest import read_corpus
 
-from tests.conftest import ROOT, invoke
+from tests.conftest import CORPUS, ROOT, invoke
 from tests.synth import write_corpus
 
 HTML = """<html><head><title>Twelve detained in Moscow - Example Times</title>
@@ -131,7 +131,7 @@ def test_live_reload_switches_answers_without_a_failed_question(tmp_path, corpus
 def test_kill_9_at_any_moment_leaves_the_previous_index_whole(tmp_path):
     corpus, data = tmp_path / "corpus", tmp_path / "data"
     write_corpus(corpus, 1500, seed=5)
-    (corpus / "moscow.txt").write_text((ROOT / "corpus" / "001_eede6903985e59b8.txt").read_text())
+    (corpus / "moscow.txt").write_text((CORPUS / "001_eede6903985e59b8.txt").read_text())
     env = dict(os.environ, NEWSQA_CORPUS_DIR=str(corpus), NEWSQA_DATA_DIR=str(data), NEWSQA_LOG_LEVEL="WARNING")
     newsqa = [sys.executable, "-m", "index.cli", "index"]
     subprocess.run(newsqa, env=env, check=True, capture_output=True, cwd=ROOT)

@@ -132,7 +132,8 @@ def test_kill_9_at_any_moment_leaves_the_previous_index_whole(tmp_path):
     corpus, data = tmp_path / "corpus", tmp_path / "data"
     write_corpus(corpus, 1500, seed=5)
     (corpus / "moscow.txt").write_text((CORPUS / "001_eede6903985e59b8.txt").read_text())
-    env = dict(os.environ, NEWSQA_CORPUS_DIR=str(corpus), NEWSQA_DATA_DIR=str(data), NEWSQA_LOG_LEVEL="WARNING")
+    env = dict(os.environ, NEWSQA_CORPUS_DIR=str(corpus), NEWSQA_DATA_DIR=str(data), NEWSQA_LOG_LEVEL="WARNING",
+               NEWSQA_EMBEDDING_MODEL="wordllama")  # 3,000 articles: the fast static model
     newsqa = [sys.executable, "-m", "index.cli", "index"]
     subprocess.run(newsqa, env=env, check=True, capture_output=True, cwd=ROOT)
     live = layout.current_build(data)

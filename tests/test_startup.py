@@ -38,7 +38,8 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     if not corpus.exists():
         shutil.copytree(CORPUS, corpus)
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
-            "NEWSQA_CORPUS_DIR": str(corpus), "NEWSQA_DATA_DIR": str(tmp_path / "data"), **extra}
+            "NEWSQA_CORPUS_DIR": str(corpus), "NEWSQA_DATA_DIR": str(tmp_path / "data"),
+            "NEWSQA_EMBEDDING_MODEL": "wordllama", **extra}
 
 
 class Lines:

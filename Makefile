@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: run test install index eval bench bench-bot bench-api bench-index clean
+.PHONY: run test install index eval bench bench-bot bench-api bench-index bench-scale clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,13 @@ bench-api: $(STAMP)
 	$(BIN)/python scripts/bench_api.py --clients 8 --seconds 20
 bench-index: $(STAMP)
 	$(BIN)/python scripts/bench_index.py --articles 10000
+
+## NewsQA vs txtai vs bm25s at 10k and 100k passages (3 repeats; add SIZES=1000000 REPEATS=1 for 1M).
+SIZES   ?= 10000,100000
+REPEATS ?= 3
+bench-scale: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	nice $(BIN)/python scripts/bench_scale.py --sizes $(SIZES) --repeats $(REPEATS)
 
 clean:
 	rm -rf data .pytest_cache

@@ -11,6 +11,7 @@ import logging
 import shutil
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ from index.ingest import Article, file_hashes, fingerprint
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = "1"
+INDEX_FORMAT = "2"  # 2: vectors only in the FAISS file, an inverted file from 20,000 passages
 CHUNK_CHARS = 900
-EMBED_BATCH = 256
+EMBED_BATCH = 1024
+BULK_CACHE_KIB = 262_144  # SQLite page cache while building
 
 
 def build_index(
@@ -53,10 +55,10 @@ def build_index(
         report = BuildReport(dry_run=dry_run)
         try:
             meta = old_meta(old) if old else {}
-            vectors.load(old / layout.VECTORS_NAME) if old else None
+            old_index = vectors.load(old / layout.VECTORS_NAME, mmap=True) if old else None
         except (sqlite3.DatabaseError, RuntimeError, OSError) as e:
             log.warning("live index %s cannot be read (%s); rebuilding", old, e)
-            old, meta = None, {}
+            old, meta, old_index = None, {}, None
             report.reason = f"the live index cannot be read ({e}); rebuilding everything"
         if old and not rebuild:
             same_dim = not getattr(embedder, "loaded", True) or meta.get("dimension") == str(embedder.dim)
@@ -86,11 +88,17 @@ def build_index(
 
         tmp = layout.new_build_dir(data_dir)
         try:
-            if old and not rebuild:
+            incremental = bool(old and not rebuild)
+            if incremental:
                 shutil.copyfile(old / layout.DB_NAME, tmp / layout.DB_NAME)
+                # Read fully (not mapped): only what changed is removed and added below.
+                old_index = vectors.load(old / layout.VECTORS_NAME)
             db = store.open_db(tmp / layout.DB_NAME)
+            _bulk_settings(db)
             store.migrate(db)
-            report.embedded = _apply(db, plan.stale, plan.todo, plan.signatures, embedder, chunk_chars, progress)
+            changes = _apply(db, plan.stale, plan.todo, plan.signatures, embedder, chunk_chars, progress,
+                             old_index if incremental else None)
+            report.embedded = changes.embedded
             with db.conn:
                 for aid, path in plan.moved.items():
                     db.execute("update articles set path = ? where id = ?", [path, aid])
@@ -106,7 +114,10 @@ def build_index(
                 "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "article_count": str(n_articles),
             })
-            report.passages = _write_vectors(db, tmp, dim)
+            if not incremental:
+                with db.conn:  # one b-tree per FTS index: fewer segments to read per question
+                    db.execute("insert into passages_fts(passages_fts) values ('optimize')")
+            report.passages = _write_vectors(db, tmp, dim, old_index if incremental else None, changes)
             store.set_meta(db, {"passage_count": str(report.passages)})
             db.conn.close()
             report.path = layout.publish(data_dir, tmp)
@@ -118,24 +129,56 @@ def build_index(
     return report
 
 
+@dataclass
+class Changes:
+    """What :func:`_apply` did to the passages, for the vector index to follow."""
+
+    embedded: int
+    added_ids: np.ndarray
+    added_vectors: np.ndarray
+    removed_ids: np.ndarray
+
+
+def _bulk_settings(db: Any) -> None:
+    """A build writes a private copy that is fsynced before it is published, and thrown away
+    if anything fails: it needs no rollback journal and no fsync per transaction."""
+    for pragma in ("journal_mode = off", "synchronous = off", "temp_store = memory",
+                   f"cache_size = -{BULK_CACHE_KIB}"):
+        db.execute(f"pragma {pragma}")
+
+
+def _in_chunks(db: Any, sql: str, values: list[Any], size: int = 500) -> list[tuple]:
+    """Rows of ``sql`` (holding one ``({marks})``) for ``values``, ``size`` at a time."""
+    out: list[tuple] = []
+    for i in range(0, len(values), size):
+        chunk = values[i : i + size]
+        out.extend(db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk).fetchall())
+    return out
+
+
 def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str, np.ndarray],
-           embedder: Embedder, chunk_chars: int, progress: bool) -> int:
-    """Delete stale articles, insert new ones; reuse any vector whose passage text is unchanged."""
-    reusable: dict[str, bytes] = {}
+           embedder: Embedder, chunk_chars: int, progress: bool, old_index: Any) -> Changes:
+    """Delete stale articles, insert new ones; reuse any vector whose passage text is unchanged.
+
+    Vectors live only in the FAISS file: a reused one is read back from ``old_index``.
+    """
     rows: list[dict[str, Any]] = []
     for a in todo:
         for seq, span in enumerate(chunk_text(a.text, max_chars=chunk_chars)):
             text = a.text[span.start : span.end]
             rows.append({"article_id": a.id, "seq": seq, "start": span.start, "end": span.end,
-                         "text": text, "text_hash": store.text_hash(text)})
-    hashes = sorted({r["text_hash"] for r in rows})
-    for i in range(0, len(hashes), 500):
-        chunk = hashes[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        for h, blob in db.execute(f"select text_hash, vector from passages where text_hash in ({marks})", chunk):
-            reusable[h] = blob
-    missing = [r for r in rows if r["text_hash"] not in reusable]
-    unique: dict[str, str] = {r["text_hash"]: r["text"] for r in missing}
+                         "text": text, "text_hash": store.text_hash(text), "vector": None})
+    removed = np.array([r[0] for r in _in_chunks(db, "select id from passages where article_id in ({marks})", stale)],
+                       dtype=np.int64)
+    by_hash: dict[str, int] = {}  # text hash -> row of ``found``
+    found: list[np.ndarray] = []
+    if old_index is not None and rows:
+        old = dict(_in_chunks(db, "select text_hash, id from passages where text_hash in ({marks})",
+                              sorted({r["text_hash"] for r in rows})))
+        if old:
+            found.append(vectors.reconstruct(old_index, np.fromiter(old.values(), np.int64, len(old))))
+            by_hash = {h: i for i, h in enumerate(old)}
+    unique: dict[str, str] = {r["text_hash"]: r["text"] for r in rows if r["text_hash"] not in by_hash}
     if unique:
         keys = list(unique)
         bar = _progress(len(keys), progress)
@@ -144,12 +187,11 @@ def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str,
             vecs = embedder.encode_documents([unique[h] for h in batch])
             if vecs.shape != (len(batch), embedder.dim):
                 raise ValueError(f"embedder returned {vecs.shape}, expected ({len(batch)}, {embedder.dim})")
-            for h, v in zip(batch, vecs):
-                reusable[h] = store.vector_blob(v)
+            start = sum(len(f) for f in found)
+            found.append(np.asarray(vecs, dtype=np.float32))
+            by_hash.update({h: start + j for j, h in enumerate(batch)})
             bar.update(len(batch))
         bar.close()
-    for r in rows:
-        r["vector"] = reusable[r["text_hash"]]
     with db.conn:
         for i in range(0, len(stale), 500):
             chunk = stale[i : i + 500]
@@ -163,19 +205,25 @@ def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str,
             batch_size=500,
         )
         db["passages"].insert_all(rows, batch_size=500)
-    return len(unique)
+    new = _in_chunks(db, "select id, text_hash from passages where article_id in ({marks})", [a.id for a in todo])
+    matrix = np.vstack(found) if found else np.zeros((0, getattr(old_index, "d", 0) or 1), np.float32)
+    added_ids = np.array([pid for pid, _ in new], dtype=np.int64)
+    added = matrix[[by_hash[h] for _, h in new]] if new else np.zeros((0, matrix.shape[1]), np.float32)
+    return Changes(embedded=len(unique), added_ids=added_ids, added_vectors=added, removed_ids=removed)
 
 
-def _write_vectors(db: Any, folder: Path, dim: int) -> int:
-    """Write the FAISS index for every passage in ``db``; return the passage count."""
-    ids: list[int] = []
-    blobs: list[bytes] = []
-    for pid, blob in db.execute("select id, vector from passages order by id"):
-        ids.append(pid)
-        blobs.append(blob)
-    matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(ids), dim) if ids else np.zeros((0, dim), "f4")
-    vectors.save(vectors.build(matrix, np.asarray(ids, dtype=np.int64)), folder / layout.VECTORS_NAME)
-    return len(ids)
+def _write_vectors(db: Any, folder: Path, dim: int, old_index: Any, changes: Changes) -> int:
+    """Write the FAISS index: the old one less what was removed plus what was added, or a new one."""
+    passages = db.execute("select count(*) from passages").fetchone()[0]
+    added = changes.added_vectors.reshape(-1, dim) if len(changes.added_ids) else np.zeros((0, dim), np.float32)
+    if old_index is None:
+        index = vectors.build(added, changes.added_ids)
+    else:
+        index = vectors.update(old_index, added, changes.added_ids, changes.removed_ids)
+    if index.ntotal != passages:
+        raise RuntimeError(f"vector index holds {index.ntotal} vectors for {passages} passages")
+    vectors.save(index, folder / layout.VECTORS_NAME)
+    return passages
 
 
 class _NoBar:

@@ -75,11 +75,16 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
     return {tuple(toks[i : i + 3]) for i in range(max(1, len(toks) - 2))}
 
 
-def collapse_duplicates(texts: list[str], threshold: float = DUPLICATE_JACCARD) -> list[int]:
-    """Indexes of ``texts`` to keep: a text too similar to an earlier kept one is dropped."""
+def collapse_duplicates(texts: list[str], threshold: float = DUPLICATE_JACCARD, limit: int | None = None) -> list[int]:
+    """Indexes of ``texts`` to keep: a text too similar to an earlier kept one is dropped.
+
+    With ``limit``, stop once that many are kept (the rest would not be shown anyway).
+    """
     kept: list[int] = []
     sigs: list[set[tuple[str, ...]]] = []
     for i, text in enumerate(texts):
+        if limit is not None and len(kept) >= limit:
+            break
         sig = _shingles(text)
         if any(len(sig & s) / max(1, len(sig | s)) >= threshold for s in sigs):
             continue
@@ -116,7 +121,7 @@ def hybrid_search(
     dn_pos = {p: (r + 1, s) for r, (p, s) in enumerate(dense)}
     rows = store.passages_by_id(db, [p for p, _ in fused[: depth]])
     ordered = [(pid, score) for pid, score in fused if pid in rows]
-    keep = collapse_duplicates([rows[pid]["text"] for pid, _ in ordered])
+    keep = collapse_duplicates([rows[pid]["text"] for pid, _ in ordered], limit=offset + k)
     hits: list[Hit] = []
     for i in keep[offset : offset + k]:
         pid, score = ordered[i]

@@ -108,7 +108,12 @@ def fts_match_expression(terms: Iterable[str]) -> str | None:
 
 
 def keyword_search(db: sqlite_utils.Database, terms: list[str], limit: int) -> list[tuple[int, float]]:
-    """``(passage id, bm25 score)`` best first; higher is better."""
+    """``(passage id, bm25 score)`` best first; higher is better.
+
+    Only as many of the rarest terms as ``KEYWORD_POSTINGS`` allows are ranked (see below).
+    """
+    if terms:
+        terms = bounded_terms(document_frequencies(db, terms), terms)
     expr = fts_match_expression(terms)
     if not expr:
         return []
@@ -118,16 +123,6 @@ def keyword_search(db: sqlite_utils.Database, terms: list[str], limit: int) -> l
         [expr, limit],
     ).fetchall()
     return [(int(r[0]), float(r[1])) for r in rows]
-
-
-def document_frequencies(db: sqlite_utils.Database, terms: list[str]) -> dict[str, int]:
-    """How many passages contain each term (after the FTS tokenizer's stemming)."""
-    out: dict[str, int] = {}
-    for t in set(terms):
-        expr = fts_match_expression([t])
-        row = db.execute("select count(*) from passages_fts where passages_fts match ?", [expr]).fetchone()
-        out[t] = int(row[0])
-    return out
 
 
 def passages_by_id(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -144,3 +139,74 @@ def passages_by_id(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict[
     cols = ["id", "article_id", "seq", "start", "end", "text", "title", "source", "published",
             "date_text", "place", "url"]
     return {r[0]: dict(zip(cols, r)) for r in rows}
+
+
+# ---- bounded keyword search --------------------------------------------------------------
+# Ranking an OR of question words costs FTS5 a BM25 score for every passage holding any of
+# them: at a million passages one common word ("first", "year") is 100,000 of them. Words are
+# therefore taken rarest first until their passages add up to ``KEYWORD_POSTINGS``; the
+# rarest is always kept. Below that (every corpus up to tens of thousands of passages) the
+# search is exactly the OR of all words. Document frequencies come from FTS5's own vocabulary
+# (fts5vocab), the question words being tokenized by a scratch FTS5 table with the same
+# tokenizer, so a lookup costs microseconds instead of a pass over the word's postings.
+KEYWORD_POSTINGS = 30_000
+
+
+def _scratch(db: sqlite_utils.Database) -> None:
+    """Per connection, in its temp schema (allowed on a read-only connection): the vocabulary
+    of ``passages_fts`` and a scratch table that tokenizes words like it does."""
+    if getattr(db, "_newsqa_scratch", False):
+        return
+    db.execute("create virtual table if not exists temp.passages_vocab using fts5vocab(main, passages_fts, row)")
+    db.execute(f"create virtual table if not exists temp.scratch_fts using fts5(t, tokenize='{FTS_TOKENIZER}')")
+    db.execute("create virtual table if not exists temp.scratch_vocab using fts5vocab(temp, scratch_fts, instance)")
+    db._newsqa_scratch = True
+
+
+def fts_tokens(db: sqlite_utils.Database, terms: list[str]) -> dict[str, list[str]]:
+    """Each term as the FTS tokenizer indexes it (stemmed, folded; some words are several tokens)."""
+    _scratch(db)
+    terms = [t for t in dict.fromkeys(terms) if t]
+    conn = db.conn
+    conn.execute("delete from temp.scratch_fts")
+    conn.executemany("insert into temp.scratch_fts(rowid, t) values (?, ?)", list(enumerate(terms, start=1)))
+    out: dict[str, list[str]] = {t: [] for t in terms}
+    for doc, term in conn.execute("select doc, term from temp.scratch_vocab order by doc, offset"):
+        out[terms[doc - 1]].append(term)
+    conn.execute("delete from temp.scratch_fts")
+    return out
+
+
+def document_frequencies(db: sqlite_utils.Database, terms: list[str]) -> dict[str, int]:
+    """How many passages contain each term (after the FTS tokenizer's stemming)."""
+    toks = fts_tokens(db, terms)
+    single = sorted({v[0] for v in toks.values() if len(v) == 1})
+    marks = ",".join("?" * len(single))
+    df = dict(db.execute(f"select term, doc from temp.passages_vocab where term in ({marks})", single).fetchall()) \
+        if single else {}
+    out: dict[str, int] = {}
+    for t in set(terms):
+        v = toks.get(t, [])
+        if len(v) == 1:
+            out[t] = int(df.get(v[0], 0))
+        elif not v:
+            out[t] = 0
+        else:  # a phrase: count its passages
+            row = db.execute("select count(*) from passages_fts where passages_fts match ?",
+                             [fts_match_expression([t])]).fetchone()
+            out[t] = int(row[0])
+    return out
+
+
+def bounded_terms(dfs: dict[str, int], terms: list[str], budget: int | None = None) -> list[str]:
+    """The terms to rank with, rarest first, until their postings exceed ``budget`` (one is always kept)."""
+    budget = KEYWORD_POSTINGS if budget is None else budget
+    present = sorted((t for t in dict.fromkeys(terms) if dfs.get(t, 0) > 0), key=lambda t: (dfs[t], t))
+    kept: list[str] = []
+    total = 0
+    for t in present:
+        if kept and total + dfs[t] > budget:
+            break
+        kept.append(t)
+        total += dfs[t]
+    return [t for t in terms if t in set(kept)]

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 XQUAD = Path(os.environ.get("NEWSQA_XQUAD", "/work/shared/benchmarks/xquad/xquad.en.json"))
 SYSTEMS = ("newsqa", "txtai", "bm25s")
-PART_LINES = 100_000
+PART_LINES = 50_000  # about 40 MB a file (NewsQA refuses files over 50 MB)
 PASSAGE_CHARS = 850  # under NewsQA's 900-character passages: one distractor article, one passage
 
 
@@ -48,7 +48,7 @@ def xquad() -> tuple[list[str], list[tuple[str, int]]]:
 def make_corpus(dest: Path, n: int, seed: int = 7) -> Path:
     """``n`` passages (240 of them XQuAD's) as JSONL parts; reused when already written."""
     stamp = dest / ".complete"
-    if stamp.exists() and stamp.read_text() == f"{n} {seed}":
+    if stamp.exists() and stamp.read_text() == f"{n} {seed} {PART_LINES}":
         return dest
     from index.chunking import split_sentences
     from index.ingest import read_corpus
@@ -75,7 +75,7 @@ def make_corpus(dest: Path, n: int, seed: int = 7) -> Path:
         with open(dest / f"part-{part // PART_LINES:03d}.jsonl", "w", encoding="utf-8") as fh:
             for r in rows[part : part + PART_LINES]:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    stamp.write_text(f"{n} {seed}")
+    stamp.write_text(f"{n} {seed} {PART_LINES}")
     return dest
 
 
@@ -120,6 +120,8 @@ def build_worker(system: str, corpus: Path, out: Path, work: Path) -> dict:
         embedder = load_embedder("wordllama")
         t = time.perf_counter()
         report = build_index(corpus, out, embedder)
+        if report.problems:
+            raise SystemExit(f"{len(report.problems)} problem(s), first: {report.problems[0]}")
         seconds, passages = time.perf_counter() - t, report.passages
         size = disk_bytes(report.path)
     else:

@@ -78,3 +78,13 @@ def test_paging_returns_the_next_results(fake_engine):
 def test_fts_syntax_in_questions_is_treated_as_words(fake_engine, question):
     fake_engine.search(question, k=3)  # must not raise an FTS5 syntax error
     assert fake_engine.search("moscow", k=1)
+
+
+def test_collapsing_with_a_limit_keeps_the_same_first_passages():
+    rng = np.random.default_rng(9)
+    words = ["moscow", "detained", "october", "citizens", "syria", "court", "police", "report"]
+    texts = [" ".join(rng.choice(words, 12)) for _ in range(40)]
+    texts += texts[:10]  # exact repeats collapse
+    full = collapse_duplicates(texts)
+    for limit in (1, 5, 12):
+        assert collapse_duplicates(texts, limit=limit) == full[:limit]

@@ -85,6 +85,7 @@ class Engine:
         self._snapshot: Snapshot | None = None
         self._target: str | None = None
         self._checked = 0.0
+        vectors.search_single_threaded()
         self.snapshot()
 
     def snapshot(self) -> Snapshot:

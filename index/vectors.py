@@ -34,6 +34,12 @@ def _faiss():  # noqa: ANN202 - lazy import keeps CLI start-up fast
     return faiss
 
 
+def search_single_threaded() -> None:
+    """For serving: one question is one small search, and OpenMP threads only add waiting for a
+    core (p95 of a flat search on a busy 2-core machine: 4.1 ms with two threads, 0.06 ms with one)."""
+    _faiss().omp_set_num_threads(1)
+
+
 def nlist_for(n: int) -> int:
     """Lists for ``n`` vectors: 4 sqrt(n), with at least 39 vectors a list to train on."""
     return max(1, min(round(4 * math.sqrt(n)), n // 39))

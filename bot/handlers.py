@@ -8,8 +8,9 @@ blocking calls (engine, SQLite) run in threads, never on the event loop.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 import logging
+import time
+from typing import Any
 from dataclasses import dataclass, field
 
 from telegram import CallbackQuery, InlineQueryResultArticle, InlineQueryResultsButton, InputTextMessageContent, Update
@@ -29,6 +30,8 @@ from index.settings import Settings
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
+# A follow-up ("Where is he from?") is read against the chat's last question for this long.
+FOLLOWUP_SECONDS = 15 * 60
 
 
 @dataclass
@@ -72,19 +75,41 @@ async def respond(context: Context, chat_id: int, user_id: int | None, question:
         return
     send_typing(context.bot, chat_id, d.tasks)  # never awaited: the answer must not wait on it
     await asyncio.sleep(0)  # let the typing request start first
+    previous = last_question(context, chat_id)
     try:
-        result = await asyncio.to_thread(d.engine.ask, question, d.settings.top_k)
+        result = await asyncio.to_thread(d.engine.ask, question, d.settings.top_k, previous)
     except BadQuestion as e:
         await send_html(context.bot, chat_id, render.esc(f"Sorry, {e}."), reply_to=reply_to)
         return
+    remember_question(context, chat_id, result.resolved or question)
     qid = None
     if result.found:
         qid = await asyncio.to_thread(
-            d.store.record_question, question, result.found, result.answer,
+            d.store.record_question, result.resolved or question, result.found, result.answer,
             [c.passage_id for c in result.citations], [c.passage_id for c in result.citations if c.cited],
             user_id, chat_id)
     markup = callbacks.answer_keyboard(result, qid, len(result.citations)) if result.found else None
     await send_html(context.bot, chat_id, render.answer_html(result), markup=markup, reply_to=reply_to)
+
+
+def last_question(context: Context, chat_id: int) -> str | None:
+    """The chat's previous question, if it was asked recently enough to be followed up."""
+    chats = context.bot_data.setdefault("last_questions", {})
+    entry = chats.get(chat_id)
+    if entry and time.monotonic() - entry[1] <= FOLLOWUP_SECONDS:
+        return entry[0]
+    chats.pop(chat_id, None)
+    return None
+
+
+def remember_question(context: Context, chat_id: int, question: str) -> None:
+    """Keep one question per chat (in memory: a restart forgets, which only costs a follow-up)."""
+    chats = context.bot_data.setdefault("last_questions", {})
+    now = time.monotonic()
+    if len(chats) > 10_000:  # forget chats that went quiet, so the map stays small
+        for cid in [c for c, (_, at) in chats.items() if now - at > FOLLOWUP_SECONDS]:
+            del chats[cid]
+    chats[chat_id] = (question, now)
 
 
 async def start(update: Update, context: Context) -> None:

@@ -75,10 +75,11 @@ def answer_html(result: Answer) -> str:
     """The quoted answer with bold [n] markers, then the numbered sources it cites.
 
     An unanswered question lists no sources: never cite noise."""
+    notes = [f"<i>{esc(note)}</i>" for note in result.notes()]
     if not result.found:
-        return esc(result.answer)
+        return "\n".join(notes + [esc(result.answer)])
     body = re.sub(r"” \[(\d+)\]", r"” <b>[\1]</b>", esc(result.answer))
-    lines = [body, "", "<b>Sources</b>"]
+    lines = notes + [body, "", "<b>Sources</b>"]
     by_article: dict[str, list[Citation]] = {}
     for c in result.citations:
         if c.cited:

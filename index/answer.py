@@ -14,9 +14,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from index import calibration
 from index.chunking import split_sentences
+from index.dates import find_dates
+from index.query import Query, key_weights
 from index.search import Hit
-from index.text import stem, stems
+from index.terms import date_tokens, stem, text_keys
 
 MAX_ANSWER_CHARS = 400
 SENTENCE_PASSAGES = 3
@@ -37,7 +40,10 @@ KIND_WEIGHT = 0.25
 SECOND_MIN_RATIO = 0.3
 # ... and score at least this share of the first one's total score.
 SECOND_MIN_SCORE = 0.5
-SECOND_NEEDS_KIND = True
+# ... and, for a question with no expected answer kind, hold this share of the question's weight the first lacks.
+SECOND_MIN_GAIN = 0.2
+# Bonus for a sentence of a passage that states the question's date.
+DATE_WEIGHT = 0.2
 NOT_FOUND = "I could not find this in the indexed articles. Try rephrasing, or ask about something the articles cover."
 
 
@@ -63,9 +69,12 @@ class Citation:
     keyword_score: float | None = None
     vector_rank: int | None = None
     vector_score: float | None = None
+    article_dated: bool = field(default=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        out.pop("article_dated", None)
+        return out
 
 
 @dataclass
@@ -77,24 +86,48 @@ class Answer:
     answer: str
     citations: list[Citation]
     confidence: float = 0.0
+    # What was searched when it differs from the question (a follow-up resolved against the last one).
+    resolved: str | None = None
+    # Misspelt or unknown words and the index words used instead.
+    corrections: list[dict[str, str]] = field(default_factory=list)
+    # Dates the question named, as understood (a partial date keeps its unknown year unknown).
+    dates: list[str] = field(default_factory=list)
+    # Every retrieved article id, best first, even when nothing is cited (for evaluation).
+    ranked: list[str] = field(default_factory=list)
+    # What the confidence was computed from (for calibration; not part of the JSON contract).
+    features: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.question, "found": self.found, "answer": self.answer,
-                "confidence": round(self.confidence, 3), "citations": [c.to_dict() for c in self.citations]}
+                "confidence": round(self.confidence, 3), "resolved_question": self.resolved,
+                "corrections": self.corrections, "dates": self.dates,
+                "citations": [c.to_dict() for c in self.citations]}
+
+    def notes(self) -> list[str]:
+        """Lines every front end shows above the answer: corrections, dates used, the resolved question."""
+        out = []
+        if self.corrections:
+            out.append("Showing results for " + ", ".join(c["used"] for c in self.corrections)
+                       + " (you typed " + ", ".join(c["typed"] for c in self.corrections) + ")")
+        if self.dates:
+            out.append("Date understood: " + ", ".join(self.dates))
+        if self.resolved:
+            out.append(f"Understood as: {self.resolved}")
+        return out
 
 
-def idf(df: int, n: int) -> float:
-    """BM25's IDF; a term no passage contains weighs the most."""
-    return math.log((n - df + 0.5) / (df + 0.5) + 1.0)
-
-
-def coverage(term_stems: dict[str, str], weights: dict[str, float], sentence: str) -> float:
-    """Share of the question's IDF weight whose terms occur in ``sentence``."""
-    total = sum(weights.values())
+def coverage(query: Query, sentence: str, article_dated: bool = False) -> float:
+    """Share of the question's IDF weight whose words (any of their keys) or dates occur in ``sentence``;
+    a date the article itself carries (``article_dated``) counts for every sentence of it."""
+    total = sum(query.weights.values())
     if total <= 0:
         return 0.0
-    have = stems(sentence)
-    return sum(w for t, w in weights.items() if term_stems[t] in have) / total
+    have = text_keys(sentence)
+    if query.dates:
+        for mention in find_dates(sentence):
+            have.update(date_tokens(mention))
+    return sum(w for t, w in query.weights.items()
+               if have.intersection(t.keys) or (t.is_date and article_dated)) / total
 
 
 def clip(text: str, start: int, end: int, focus: dict[str, float] | set[str],
@@ -150,20 +183,38 @@ def _owner(citations: list[Citation], cited: list[int], ci: int, s: int, e: int)
 _YEAR_OR_DATE = re.compile(
     r"\b(1[0-9]{3}|20[0-9]{2})\b|\b(January|February|March|April|May|June|July|August|September|October|"
     r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b\.?|\bcentur(y|ies)\b|\b\d{1,2}(st|nd|rd|th)\b"
+    r"|(?<!\w)(январ|феврал|март|апрел|ма[йяе]|июн|июл|август|сентябр|октябр|ноябр|декабр)\w*|\b\d{1,2}\.\d{1,2}\.\d{4}\b"
+    r"|(?<!\w)(век|веке|века)(?!\w)",
+    re.I,
 )
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|"
-                     r"million|billion|dozens?|half)\b", re.I)
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+                     r"million|billion|dozens?|half)\b|(?<!\w)(один|одна|два|две|три|четыре|пять|шесть|семь|восемь|"
+                     r"девять|десять|сто|тысяч\w*|миллион\w*|десятк\w*|половин\w*)(?!\w)", re.I)
+# A name: a capitalised word that does not open the sentence, or two capitalised words in a row.
+_NAME = re.compile(r"(?<![.!?«“\"]\s)(?<!^)(?<![.!?])\b[A-ZА-ЯЁ][a-zа-яё]+(?:[\s-][A-ZА-ЯЁ][a-zа-яё]+)*"
+                   r"|\b[A-ZА-ЯЁ][a-zа-яё]+[\s-][A-ZА-ЯЁ][a-zа-яё]+")
+_WHEN = re.compile(r"\s*(when|what year|in what year|what date|which year|what century|in which year|on what date|"
+                   r"когда|в каком году|какого числа|в какой день|в каком веке|с какого|до какого)(?!\w)")
+_HOW_MANY = re.compile(r"\s*(how (many|much|long|old|far|large|big|tall|high)|what (percentage|percent|number|amount|share)|"
+                       r"сколько|какое количество|какой процент|какая доля|как долго)(?!\w)")
+_WHO = re.compile(r"\s*(who|whom|whose|кто|кого|кому|кем|чей|чья|чьи|как зовут|как звали)(?!\w)")
+_WHERE = re.compile(r"\s*(where|which (company|team|country|city|agency|organi[sz]ation|region|village|town)|"
+                    r"где|куда|откуда|какая организация|какой город|какая страна|в какой стране|в каком городе)(?!\w)")
+# A person: two or more capitalised words in a row ("Alexander Bortnikov", "Роман Заболотный").
+_PERSON = re.compile(r"\b[A-ZА-ЯЁ][a-zа-яё'’]+(?:[\s-][A-ZА-ЯЁ][a-zа-яё'’]+)+")
 
 
 def expected_kind(question: str) -> re.Pattern[str] | None:
     """What the answer to a wh-question looks like: a date, a number or a name."""
-    q = question.lower()
-    if re.match(r"\s*(when|what year|in what year|what date|which year|what century|in which year)\b", q):
+    q = question.lower().lstrip("«\"' (")
+    q = re.sub(r"^(and|so|but|а|и|но)\s+", "", q)
+    if _WHEN.match(q):
         return _YEAR_OR_DATE
-    if re.match(r"\s*(how (many|much|long|old|far|large|big|tall|high)|what (percentage|percent|number|amount))\b", q):
+    if _HOW_MANY.match(q):
         return _NUMBER
-    if re.match(r"\s*(who|whom|whose|where|which (person|company|team|country|city))\b", q):
+    if _WHO.match(q) or re.search(r"(?<!\w)(names? of|the names?|называ\w*|имена|имя|фамили\w*)(?!\w)", q):
+        return _PERSON
+    if _WHERE.match(q):
         return _NAME
     return None
 
@@ -173,72 +224,151 @@ def kind_bonus(kind: re.Pattern[str] | None, sentence: str, question: str) -> fl
     if kind is None:
         return 0.0
     q = question.lower()
-    return 1.0 if any(m.group(0).lower() not in q for m in kind.finditer(sentence)) else 0.0
+    asked = text_keys(question)
+    for m in kind.finditer(sentence):
+        found = m.group(0).lower()
+        if found in q:
+            continue
+        if kind in (_NAME, _PERSON) and text_keys(m.group(0)) <= asked:
+            continue  # the question's own name, in another case or spelling
+        return 1.0
+    return 0.0
+
+
+@dataclass
+class _Candidate:
+    ci: int
+    start: int
+    end: int
+    text: str
+    cov: float
+    dense: float
+    kind: float
+    score: float = 0.0
+
+
+def _candidates(query: Query, citations: list[Citation], sentence_vectors: dict[int, list[tuple[int, int, Any]]],
+                query_vector: np.ndarray, encode: Callable[[list[str]], np.ndarray],
+                kind: re.Pattern[str] | None) -> list[_Candidate]:
+    """Every sentence of the top passages, with its coverage, similarity and answer-kind evidence."""
+    cands: list[_Candidate] = []
+    missing: list[_Candidate] = []
+    for ci, c in enumerate(citations[:SENTENCE_PASSAGES]):
+        stored = sentence_vectors.get(c.passage_id) or []
+        spans = [(s, e, v) for s, e, v in stored] or [(sp.start, sp.end, None) for sp in split_sentences(c.text)]
+        for s, e, vec in spans:
+            text = c.text[s:e]
+            cand = _Candidate(ci, s, e, text, coverage(query, text, c.article_dated),
+                              float(np.frombuffer(vec, dtype="<f2").astype(np.float32) @ query_vector) if vec is not None else 0.0,
+                              kind_bonus(kind, text, query.text))
+            cands.append(cand)
+            if vec is None:
+                missing.append(cand)
+    if missing:  # an index built before sentence vectors were stored
+        for cand, d in zip(missing, encode([m.text for m in missing]) @ query_vector):
+            cand.dense = float(d)
+    return cands
 
 
 def compose(
-    question: str,
+    query: Query,
     hits: list[Hit],
-    weights: dict[str, float],
     query_vector: np.ndarray,
     encode: Callable[[list[str]], np.ndarray],
+    sentence_vectors: dict[int, list[tuple[int, int, Any]]] | None = None,
+    model: str = "",
+    min_confidence: float | None = None,
 ) -> Answer:
-    """The answer to ``question`` from ``hits`` (best first)."""
+    """The answer to ``query`` from ``hits`` (best first); citations are numbered in the order the
+    answer cites them, and a question nothing answers cites nothing."""
+    question = query.text
+    ranked = list(dict.fromkeys(h.article_id for h in hits))
     citations = [Citation(n=i + 1, article_id=h.article_id, title=h.title, source=h.source,
                           published=h.published, date_text=h.date_text, url=h.url, text=h.text,
                           start=h.start, end=h.end, score=h.score, passage_id=h.passage_id,
                           keyword_rank=h.keyword_rank, keyword_score=h.keyword_score,
-                          vector_rank=h.vector_rank, vector_score=h.vector_score) for i, h in enumerate(hits)]
-    if not hits or not weights:
-        return Answer(question, False, NOT_FOUND, citations)
-    term_stems = {t: stem(t) for t in weights}
-    cands: list[tuple[int, int, int]] = []  # (citation index, start, end) within passage text
-    for ci, c in enumerate(citations[:SENTENCE_PASSAGES]):
-        for s in split_sentences(c.text):
-            cands.append((ci, s.start, s.end))
-    texts = [citations[ci].text[s:e] for ci, s, e in cands]
-    dense = encode(texts) @ query_vector if texts else np.zeros(0)
-    passage_cov = [coverage(term_stems, weights, c.text) for c in citations[:SENTENCE_PASSAGES]]
+                          vector_rank=h.vector_rank, vector_score=h.vector_score,
+                          article_dated=h.article_date_match) for i, h in enumerate(hits)]
+    if not hits or not query.weights:
+        return Answer(question, False, NOT_FOUND, [], ranked=ranked)
+    if query.dates and not any(h.date_match for h in hits[:SENTENCE_PASSAGES]):
+        named = ", ".join(d.label() for d in query.dates)
+        return Answer(question, False, f"None of the articles that match this question mention {named}. "
+                                       "Try another date, or ask without one.", [], ranked=ranked)
     kind = expected_kind(question)
-    scored = []
-    for (ci, s, e), text, d in zip(cands, texts, dense):
-        cov = coverage(term_stems, weights, text)
-        score = (cov + CONTEXT_WEIGHT * passage_cov[ci] + DENSE_WEIGHT * float(d) + RANK_WEIGHT / (1 + ci)
-                 + KIND_WEIGHT * kind_bonus(kind, text, question))
-        scored.append((score, cov, float(d), ci, s, e))
-    scored.sort(key=lambda x: -x[0])
-    best = scored[0]
-    _, cov, d, ci, s, e = best
-    # Relevance is judged on the strongest evidence, whichever sentence is quoted first.
-    found = any(c2 >= MIN_COVERAGE or (c2 >= MIN_COVERAGE_WITH_DENSE and d2 >= MIN_DENSE)
-                or passage_cov[ci2] >= MIN_PASSAGE_COVERAGE for _, c2, d2, ci2, _, _ in scored)
-    if not found:
-        return Answer(question, False, NOT_FOUND, citations, confidence=cov)
-    focus: dict[str, float] = {}
-    for t, w in weights.items():
-        focus[term_stems[t]] = focus.get(term_stems[t], 0.0) + w
-    picked = [(ci, *clip(citations[ci].text, s, e, focus, MAX_ANSWER_CHARS - 12))]
-    clipped = {picked[0]: (picked[0][1] > s, picked[0][2] < e)}  # cut at the start / at the end
-    used = picked[0][2] - picked[0][1]
-    for score2, cov2, d2, ci2, s2, e2 in scored[1:]:
-        if len(picked) == 2:
-            break
-        if score2 < SECOND_MIN_SCORE * scored[0][0]:
-            break
-        if SECOND_NEEDS_KIND and kind is not None and not kind_bonus(kind, citations[ci2].text[s2:e2], question):
-            continue  # a "when" question gains nothing from a second sentence without a date
-        if cov2 < SECOND_MIN_RATIO * cov or cov2 <= 0 or (ci2 == ci and (s2, e2) == (s, e)) or used + (e2 - s2) + 16 > MAX_ANSWER_CHARS:
+    cands = _candidates(query, citations, sentence_vectors or {}, query_vector, encode, kind)
+    if not cands:
+        return Answer(question, False, NOT_FOUND, [], ranked=ranked)
+    passage_cov = [coverage(query, c.text, c.article_dated) for c in citations[:SENTENCE_PASSAGES]]
+    top = max(c.dense for c in cands)
+    low = min(c.dense for c in cands)
+    span = (top - low) or 1.0
+    for c in cands:
+        c.score = (c.cov + CONTEXT_WEIGHT * passage_cov[c.ci] + DENSE_WEIGHT * (c.dense - low) / span
+                   + RANK_WEIGHT / (1 + c.ci) + KIND_WEIGHT * c.kind
+                   + DATE_WEIGHT * bool(hits[c.ci].date_match and query.dates))
+    cands.sort(key=lambda c: -c.score)
+    best = cands[0]
+    features = calibration.features(
+        cov=max(c.cov for c in cands), passage_cov=max(passage_cov), dense=top, best_dense=best.dense,
+        kind=best.kind, matched=query.matched_share, asked_kind=kind is not None,
+        cross_lingual=query.matched_share < 0.5)
+    confidence = calibration.confidence(model, features)
+    if confidence < (calibration.threshold(model) if min_confidence is None else min_confidence):
+        return Answer(question, False, NOT_FOUND, [], confidence=confidence, ranked=ranked, features=features)
+    weights = key_weights(query)
+    picked = [(best.ci, *clip(citations[best.ci].text, best.start, best.end, weights, MAX_ANSWER_CHARS - 12))]
+    clipped = {picked[0]: (picked[0][1] > best.start, picked[0][2] < best.end)}
+    dated = {i for i, h in enumerate(hits) if h.date_match}
+    second = _second(query, best, [c for c in cands if not query.dates or c.ci in dated], kind,
+                     MAX_ANSWER_CHARS - (picked[0][2] - picked[0][1]) - 16)
+    if second is not None:
+        picked.append(_owner(citations, [best.ci], second.ci, second.start, second.end))
+        if picked[0][0] == picked[1][0]:
+            picked.sort(key=lambda p: p[1])  # same passage: reading order
+    result = _render(question, citations, picked, clipped, confidence, ranked)
+    result.features = features
+    return result
+
+
+def _second(query: Query, best: _Candidate, cands: list[_Candidate], kind: re.Pattern[str] | None,
+            room: int) -> _Candidate | None:
+    """A second sentence, only when it adds what was asked: the kind of answer the first lacks,
+    or question words the first does not hold."""
+    have = text_keys(best.text)
+    missing = {t: w for t, w in query.weights.items() if not t.is_date and not have.intersection(t.keys)}
+    total = sum(query.weights.values()) or 1.0
+    for c in cands:
+        if c.score < SECOND_MIN_SCORE * best.score:
+            return None
+        if c is best or c.end - c.start > room or c.text.strip() == best.text.strip():
             continue
-        if citations[ci2].text[s2:e2].strip() == citations[ci].text[s:e].strip():
+        if c.cov < SECOND_MIN_RATIO * best.cov:
             continue
-        picked.append((ci2, s2, e2))
-        used += e2 - s2
-    # A sentence that an already-cited passage also contains is cited to that passage.
-    if len(picked) == 2:
-        picked[1] = _owner(citations, [picked[0][0]], *picked[1])
-    # Same passage: keep reading order. Otherwise best first.
-    if len(picked) == 2 and picked[0][0] == picked[1][0]:
-        picked.sort(key=lambda p: p[1])
+        if kind is not None:
+            if not best.kind and c.kind:
+                return c
+            continue
+        gain = sum(w for t, w in missing.items() if text_keys(c.text).intersection(t.keys)) / total
+        if gain >= SECOND_MIN_GAIN:
+            return c
+    return None
+
+
+def _render(question: str, citations: list[Citation], picked: list[tuple[int, int, int]],
+            clipped: dict[tuple[int, int, int], tuple[bool, bool]], confidence: float, ranked: list[str]) -> Answer:
+    """Quote the picked sentences; cited passages are renumbered [1], [2] in the order quoted."""
+    order: list[int] = []
+    for ci, _, _ in picked:
+        if ci not in order:
+            order.append(ci)
+    order += [i for i in range(len(citations)) if i not in order]
+    renumbered = {old: new for new, old in enumerate(order)}
+    citations = [citations[i] for i in order]
+    for n, c in enumerate(citations, start=1):
+        c.n = n
+    picked = [(renumbered[ci], s, e) for ci, s, e in picked]
+    clipped = {(renumbered[ci], s, e): v for (ci, s, e), v in clipped.items()}
     parts: list[str] = []
     j = 0
     while j < len(picked):
@@ -255,4 +385,4 @@ def compose(
             j += 1
         parts.append(f"“{quote}” [{c.n}]")
         j += 1
-    return Answer(question, True, " ".join(parts), citations, confidence=cov)
+    return Answer(question, True, " ".join(parts), citations, confidence=confidence, ranked=ranked)

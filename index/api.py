@@ -101,7 +101,7 @@ def describe_validation(errors: list[dict[str, Any]]) -> str:
         elif tuple(err.get("loc", ())) == ("body",):
             out.append(f"the request body must be a JSON object, e.g. {EXAMPLE_BODY}")
         elif kind == "extra_forbidden":
-            out.append(f"{where} is not a known field (expected 'question' and optionally 'k')")
+            out.append(f"{where} is not a known field (expected 'question' and optionally 'k' and 'previous')")
         else:
             out.append(f"{where}: {err.get('msg', 'is invalid')}")
     return "; ".join(out) or "the request is invalid"
@@ -176,7 +176,7 @@ def create_app(engine: Engine, api_key: str | None = None, *, default_k: int = 5
     @app.post("/ask", response_model=AnswerOut, dependencies=guard, tags=["questions"])
     def ask(body: AskIn) -> Any:
         """A quoted answer with [n] citation markers: the same object ``newsqa ask --json`` prints."""
-        return engine.ask(body.question, k=body.k or default_k).to_dict()
+        return engine.ask(body.question, k=body.k or default_k, previous=body.previous).to_dict()
 
     def _article_or_404(article_id: str) -> dict[str, Any]:
         art = engine.article(article_id)

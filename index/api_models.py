@@ -63,8 +63,16 @@ class AnswerOut(BaseModel):
     question: str
     found: bool = Field(description="False when no passage answers the question; `answer` then says so.")
     answer: str = Field(examples=["“October 11, in the center of Moscow detained 12 citizens of Russia …” [1]"])
-    confidence: float = Field(description="Share of the question's weight covered by the best sentence (0..1).")
-    citations: list[Citation]
+    confidence: float = Field(description="Estimated probability (0..1) that the answer holds what was asked, "
+                                          "calibrated on held-out questions (see README, Quality).")
+    resolved_question: str | None = Field(None, description="What was searched, when a follow-up was resolved "
+                                                            "against `previous`.")
+    corrections: list[dict[str, str]] = Field(default_factory=list, description="Misspelt or unknown words and the "
+                                              "index words used instead.", examples=[[{"typed": "Khasaev",
+                                                                                       "used": "Khasayev"}]])
+    dates: list[str] = Field(default_factory=list, description="Dates the question names, as understood (a year "
+                             "that is not stated stays unknown).", examples=[["19 October"]])
+    citations: list[Citation] = Field(description="Numbered in the order the answer cites them; empty when not found.")
 
 
 class AskIn(BaseModel):
@@ -72,6 +80,9 @@ class AskIn(BaseModel):
 
     question: str = Field(strict=True, description="A question about the news in the index.")
     k: int | None = Field(None, strict=True, ge=1, le=MAX_K, description="How many passages to retrieve.")
+    previous: str | None = Field(None, strict=True, max_length=2000,
+                                 description="The question asked just before, so a follow-up such as 'Where is he "
+                                             "from?' or 'And on 19 October?' is understood.")
 
 
 class Article(BaseModel):

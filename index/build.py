@@ -19,13 +19,16 @@ import numpy as np
 
 from index import layout, store, vectors
 from index.changes import BuildReport, old_files, old_meta, plan_changes
-from index.chunking import chunk_text
+from index.chunking import chunk_text, split_sentences
+from index.terms import index_terms
 from index.embedding import Embedder
 from index.ingest import Article, file_hashes, fingerprint
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = "2"  # 2: vectors only in the FAISS file, an inverted file from 20,000 passages
+# 2: script-aware terms, date tokens, sentence vectors; 3: half-precision sentences;
+# 4: an 8-bit inverted file from 20,000 passages, updated in place of a rebuild
+INDEX_FORMAT = "4"
 CHUNK_CHARS = 900
 EMBED_BATCH = 1024
 BULK_CACHE_KIB = 262_144  # SQLite page cache while building
@@ -96,8 +99,7 @@ def build_index(
             db = store.open_db(tmp / layout.DB_NAME)
             _bulk_settings(db)
             store.migrate(db)
-            changes = _apply(db, plan.stale, plan.todo, plan.signatures, embedder, chunk_chars, progress,
-                             old_index if incremental else None)
+            changes = _apply(db, plan.stale, plan.todo, plan.signatures, embedder, chunk_chars, progress)
             report.embedded = changes.embedded
             with db.conn:
                 for aid, path in plan.moved.items():
@@ -157,28 +159,35 @@ def _in_chunks(db: Any, sql: str, values: list[Any], size: int = 500) -> list[tu
 
 
 def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str, np.ndarray],
-           embedder: Embedder, chunk_chars: int, progress: bool, old_index: Any) -> Changes:
-    """Delete stale articles, insert new ones; reuse any vector whose passage text is unchanged.
+           embedder: Embedder, chunk_chars: int, progress: bool) -> Changes:
+    """Delete stale articles, insert new ones; reuse any vector whose passage or sentence text is unchanged.
 
-    Vectors live only in the FAISS file: a reused one is read back from ``old_index``.
+    Each passage gets its keyword terms (script-aware stems and date tokens) and its sentences'
+    spans and vectors, so answering a question embeds nothing but the question. What changed
+    is returned, so the vector index is updated rather than rebuilt.
     """
     rows: list[dict[str, Any]] = []
+    sentences: list[tuple[int, dict[str, Any]]] = []  # (index into rows, sentence row)
     for a in todo:
+        title_terms = index_terms(a.title)
         for seq, span in enumerate(chunk_text(a.text, max_chars=chunk_chars)):
             text = a.text[span.start : span.end]
             rows.append({"article_id": a.id, "seq": seq, "start": span.start, "end": span.end,
-                         "text": text, "text_hash": store.text_hash(text), "vector": None})
+                         "text": text, "text_hash": store.text_hash(text),
+                         "terms": index_terms(text, a.published, a.date_text), "title_terms": title_terms})
+            for s in split_sentences(text):
+                sentence = text[s.start : s.end]
+                sentences.append((len(rows) - 1, {"start": s.start, "end": s.end, "text": sentence,
+                                                  "text_hash": store.text_hash(sentence)}))
     removed = np.array([r[0] for r in _in_chunks(db, "select id from passages where article_id in ({marks})", stale)],
                        dtype=np.int64)
-    by_hash: dict[str, int] = {}  # text hash -> row of ``found``
-    found: list[np.ndarray] = []
-    if old_index is not None and rows:
-        old = dict(_in_chunks(db, "select text_hash, id from passages where text_hash in ({marks})",
-                              sorted({r["text_hash"] for r in rows})))
-        if old:
-            found.append(vectors.reconstruct(old_index, np.fromiter(old.values(), np.int64, len(old))))
-            by_hash = {h: i for i, h in enumerate(old)}
-    unique: dict[str, str] = {r["text_hash"]: r["text"] for r in rows if r["text_hash"] not in by_hash}
+    reusable = _known_vectors(db, "passages", {r["text_hash"] for r in rows}, store.blob_vector)
+    reusable.update(_known_vectors(db, "sentences", {s["text_hash"] for _, s in sentences} - set(reusable),
+                                   store.blob_vector16))
+    unique: dict[str, str] = {}
+    for r in [*rows, *(s for _, s in sentences)]:
+        if r["text_hash"] not in reusable:
+            unique.setdefault(r["text_hash"], r["text"])
     if unique:
         keys = list(unique)
         bar = _progress(len(keys), progress)
@@ -187,15 +196,18 @@ def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str,
             vecs = embedder.encode_documents([unique[h] for h in batch])
             if vecs.shape != (len(batch), embedder.dim):
                 raise ValueError(f"embedder returned {vecs.shape}, expected ({len(batch)}, {embedder.dim})")
-            start = sum(len(f) for f in found)
-            found.append(np.asarray(vecs, dtype=np.float32))
-            by_hash.update({h: start + j for j, h in enumerate(batch)})
+            for h, v in zip(batch, vecs):
+                reusable[h] = np.asarray(v, dtype=np.float32)
             bar.update(len(batch))
         bar.close()
+    for r in rows:
+        r["vector"] = store.vector_blob(reusable[r["text_hash"]])
     with db.conn:
         for i in range(0, len(stale), 500):
             chunk = stale[i : i + 500]
             marks = ",".join("?" * len(chunk))
+            db.execute(f"delete from sentences where passage_id in (select id from passages where article_id in ({marks}))",
+                       chunk)
             db.execute(f"delete from passages where article_id in ({marks})", chunk)
             db.execute(f"delete from articles where id in ({marks})", chunk)
         db["articles"].insert_all(
@@ -204,16 +216,38 @@ def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str,
              | {"minhash": signatures[a.id].tobytes()} for a in todo],
             batch_size=500,
         )
-        db["passages"].insert_all(rows, batch_size=500)
-    new = _in_chunks(db, "select id, text_hash from passages where article_id in ({marks})", [a.id for a in todo])
-    matrix = np.vstack(found) if found else np.zeros((0, getattr(old_index, "d", 0) or 1), np.float32)
-    added_ids = np.array([pid for pid, _ in new], dtype=np.int64)
-    added = matrix[[by_hash[h] for _, h in new]] if new else np.zeros((0, matrix.shape[1]), np.float32)
-    return Changes(embedded=len(unique), added_ids=added_ids, added_vectors=added, removed_ids=removed)
+        ids: list[int] = []
+        for r in rows:
+            cur = db.execute(
+                "insert into passages (article_id, seq, start, end, text, text_hash, vector, terms, title_terms) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [r["article_id"], r["seq"], r["start"], r["end"], r["text"], r["text_hash"], r["vector"], r["terms"],
+                 r["title_terms"]])
+            ids.append(int(cur.lastrowid))
+        db.conn.executemany(
+            "insert into sentences (passage_id, start, end, text_hash, vector) values (?, ?, ?, ?, ?)",
+            [(ids[ri], s["start"], s["end"], s["text_hash"], store.vector_blob16(reusable[s["text_hash"]]))
+             for ri, s in sentences])
+    added = (np.vstack([reusable[r["text_hash"]] for r in rows]).astype(np.float32) if rows
+             else np.zeros((0, 0), np.float32))
+    return Changes(embedded=len(unique), added_ids=np.array(ids, dtype=np.int64), added_vectors=added,
+                   removed_ids=removed)
+
+
+def _known_vectors(db: Any, table: str, hashes: set[str], decode: Any) -> dict[str, np.ndarray]:
+    """Vectors already in the index for these text hashes (equal text, equal vector)."""
+    out: dict[str, np.ndarray] = {}
+    ordered = sorted(hashes)
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        for h, blob in db.execute(f"select text_hash, vector from {table} where text_hash in ({marks})", chunk):
+            out[h] = decode(blob).astype(np.float32)
+    return out
 
 
 def _write_vectors(db: Any, folder: Path, dim: int, old_index: Any, changes: Changes) -> int:
-    """Write the FAISS index: the old one less what was removed plus what was added, or a new one."""
+    """Write the FAISS index: the live one less what was removed plus what was added, or a new one."""
     passages = db.execute("select count(*) from passages").fetchone()[0]
     added = changes.added_vectors.reshape(-1, dim) if len(changes.added_ids) else np.zeros((0, dim), np.float32)
     if old_index is None:

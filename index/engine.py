@@ -22,8 +22,11 @@ from index import layout, store, vectors
 from index.answer import Answer
 from index.embedding import Embedder
 from index.errors import BadQuestion, IndexDamaged, IndexMismatch, IndexMissing
+from index.followup import resolve_followup
+from index.query import Query, analyse, surface_form
 from index.search import Hit, hybrid_search
-from index.text import content_terms, normalise_question
+from index.terms import script
+from index.text import normalise_question
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ class Snapshot:
     def __init__(self, folder: Path, embedder: Embedder) -> None:
         self.folder = folder
         self._local = threading.local()
+        self._vocab: dict[str, list[tuple[str, int]]] | None = None
+        self._vocab_lock = threading.Lock()
         try:
             self._open(embedder)
         except (sqlite3.DatabaseError, RuntimeError, OSError, ValueError) as e:
@@ -63,6 +68,16 @@ class Snapshot:
                 "re-index with: newsqa index --rebuild"
             )
 
+    def vocabulary(self, kind: str) -> list[tuple[str, int]]:
+        """The index's words in one script (``latin``, ``cyrillic``), read once per snapshot."""
+        with self._vocab_lock:
+            if self._vocab is None:
+                buckets: dict[str, list[tuple[str, int]]] = {}
+                for term, df in store.vocabulary(self.db()):
+                    buckets.setdefault(script(term), []).append((term, df))
+                self._vocab = buckets
+        return self._vocab.get(kind, [])
+
     def db(self) -> Any:
         """This thread's read-only connection to the snapshot's database."""
         conn = getattr(self._local, "db", None)
@@ -76,8 +91,10 @@ class Engine:
     """Answers and searches over the live index in ``data_dir``."""
 
     def __init__(self, data_dir: Path, embedder: Embedder, *, max_question_chars: int = 1000,
-                 reload_seconds: float = 1.0) -> None:
+                 reload_seconds: float = 1.0, min_confidence: float | None = None) -> None:
         self.data_dir = Path(data_dir)
+        # None: the calibrated threshold of the index's model; 0.0 answers everything (calibration runs).
+        self.min_confidence = min_confidence
         self.embedder = embedder
         self.max_question_chars = max_question_chars
         self.reload_seconds = reload_seconds
@@ -135,36 +152,58 @@ class Engine:
             raise BadQuestion("the question has no words in it; type a question about the news")
         return text
 
-    def _prepare(self, question: str) -> tuple[str, Snapshot, list[str], np.ndarray]:
+    def _prepare(self, question: str, previous: str | None = None) -> tuple[Query, Snapshot, np.ndarray, str | None]:
         text = self.check_question(question)
+        resolved = None
+        if previous:
+            try:
+                prev = self.check_question(previous)
+            except BadQuestion:
+                prev = None
+            if prev:
+                resolved = resolve_followup(text, prev)
+                text = resolved or text
         snap = self.snapshot()
-        qvec = self.embedder.encode_queries([text])[0]
-        return text, snap, content_terms(text), qvec
+        db = snap.db()
+        query = analyse(text, lambda keys: store.key_frequencies(db, keys), snap.passage_count, snap.vocabulary)
+        for c in query.corrections:
+            row = db.execute("select p.text from passages_fts f join passages p on p.id = f.rowid "
+                             "where passages_fts match ? limit 1", ['"' + c.key + '"']).fetchone()
+            c.shown = surface_form(c.key, [row[0]] if row else [])
+        qvec = self.embedder.encode_queries([query.dense_text()])[0]
+        return query, snap, qvec, resolved
 
-    def search(self, question: str, k: int = 10, offset: int = 0) -> list[Hit]:
+    def search(self, question: str, k: int = 10, offset: int = 0, previous: str | None = None) -> list[Hit]:
         """Ranked passages with each retriever's rank and score."""
         k = _check_k(k)
         if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
             raise BadQuestion(f"offset must be a whole number from 0 to {MAX_OFFSET}")
-        _, snap, terms, qvec = self._prepare(question)
-        return hybrid_search(snap.db(), snap.index, qvec, terms, k, offset=offset)
+        query, snap, qvec, _ = self._prepare(question, previous)
+        return hybrid_search(snap.db(), snap.index, qvec, query, k, offset=offset)
 
-    def ask(self, question: str, k: int = 5) -> Answer:
-        """An extractive answer with numbered citations, or ``found=False`` when nothing fits."""
+    def ask(self, question: str, k: int = 5, previous: str | None = None) -> Answer:
+        """An extractive answer with numbered citations, or ``found=False`` (and no citations) when nothing fits.
+
+        ``previous``: the question asked just before in the same conversation, against which a
+        follow-up such as "Where is he from?" or "And on 19 October?" is resolved.
+        """
         k = _check_k(k)
-        text, snap, terms, qvec = self._prepare(question)
+        query, snap, qvec, resolved = self._prepare(question, previous)
         db = snap.db()
-        hits = hybrid_search(db, snap.index, qvec, terms, k)
-        dfs = store.document_frequencies(db, terms)
-        n = max(1, snap.passage_count)
-        weights = {t: answer_mod.idf(dfs.get(t, 0), n) for t in terms}
-        result = answer_mod.compose(text, hits, weights, qvec, self.embedder.encode_queries)
-        if not terms:
+        hits = hybrid_search(db, snap.index, qvec, query, k)
+        sentences = store.sentences_of(db, [h.passage_id for h in hits[: answer_mod.SENTENCE_PASSAGES]])
+        result = answer_mod.compose(query, hits, qvec, self.embedder.encode_documents, sentences,
+                                    model=str(snap.meta.get("model", "")), min_confidence=self.min_confidence)
+        result.question = normalise_question(question)
+        result.resolved = resolved
+        result.corrections = [c.to_dict() for c in query.corrections]
+        result.dates = [d.label() for d in query.dates]
+        if not query.terms:
             result.answer = ("This question is too vague to look up: add a name, place, event or topic, "
                              "for example 'Who was detained in Moscow in October?'")
-        elif not result.found and not any(dfs.get(t) for t in terms):
-            result.answer = ("None of the words in this question occur in the indexed articles. "
-                             "Try other words, or ask in the language of the articles.")
+        elif not result.found and not query.matched_share and not query.corrections:
+            result.answer = ("None of the words in this question occur in the indexed articles, and nothing "
+                             "close in meaning was found. Try other words.")
         return result
 
     def stats(self) -> dict[str, Any]:

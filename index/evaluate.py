@@ -24,23 +24,39 @@ class Item:
     question: str
     article_id: str | None
     answers: list[str]
+    previous: str | None = None  # the question asked before it, for a follow-up
 
 
-def load_squad(path: Path) -> tuple[list[dict[str, Any]], list[Item]]:
-    """Articles (one per paragraph, as JSONL rows) and questions from a SQuAD v1.1 file."""
+def _squad(path: Path) -> list[dict[str, Any]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+        return json.loads(path.read_text(encoding="utf-8"))["data"]
     except (OSError, ValueError, KeyError) as e:
         raise NewsQAError(f"{path}: not a readable SQuAD-format JSON file ({e})") from None
+
+
+def load_squad(path: Path, questions: Path | None = None) -> tuple[list[dict[str, Any]], list[Item]]:
+    """Articles (one per paragraph, as JSONL rows) and questions from a SQuAD v1.1 file.
+
+    With ``questions`` (a parallel file such as XQuAD in another language, same question ids),
+    the paragraphs come from ``path`` and the questions from ``questions``; gold answers stay
+    those of ``path``, since they must be found in its paragraphs. Ids missing from
+    ``questions`` are left out.
+    """
     rows: list[dict[str, Any]] = []
     items: list[Item] = []
-    for doc in data:
+    asked: dict[str, str] | None = None
+    if questions is not None:
+        asked = {qa["id"]: qa["question"] for doc in _squad(questions) for para in doc["paragraphs"]
+                 for qa in para["qas"] if "id" in qa}
+    for doc in _squad(path):
         slug = re.sub(r"[^\w.\-]+", "_", doc.get("title", "doc"))[:80]
         for pi, para in enumerate(doc["paragraphs"]):
             aid = f"{slug}-{pi}"
             rows.append({"id": aid, "title": doc.get("title", aid).replace("_", " "), "text": para["context"]})
             for qa in para["qas"]:
-                items.append(Item(qa["question"], aid, [a["text"] for a in qa.get("answers", [])]))
+                text = qa["question"] if asked is None else asked.get(qa.get("id", ""))
+                if text:
+                    items.append(Item(text, aid, [a["text"] for a in qa.get("answers", [])]))
     return rows, items
 
 
@@ -52,7 +68,8 @@ def load_qa(path: Path) -> list[Item]:
             continue
         try:
             obj = json.loads(line)
-            items.append(Item(obj["question"], obj.get("article_id"), list(obj.get("answers") or [])))
+            items.append(Item(obj["question"], obj.get("article_id"), list(obj.get("answers") or []),
+                              obj.get("previous")))
         except (ValueError, KeyError, TypeError) as e:
             raise NewsQAError(f"{path}, line {n}: expected question, article_id and answers ({e})") from None
     return items
@@ -60,6 +77,12 @@ def load_qa(path: Path) -> list[Item]:
 
 def _norm(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
+
+
+def is_hit(result: Any, answers: list[str]) -> bool:
+    """Whether a gold answer string appears in the answer shown (an abstention never hits)."""
+    text = _norm(result.answer) if result.found else ""
+    return any(_norm(a) and _norm(a) in text for a in answers)
 
 
 def evaluate(engine: Engine, items: Iterable[Item], k: int = 10,
@@ -71,7 +94,7 @@ def evaluate(engine: Engine, items: Iterable[Item], k: int = 10,
     latencies: list[float] = []
     for item in items:
         started = time.perf_counter()
-        result = engine.ask(item.question, k=k)
+        result = engine.ask(item.question, k=k, previous=item.previous)
         latencies.append(time.perf_counter() - started)
         if on_item:
             on_item()
@@ -80,10 +103,7 @@ def evaluate(engine: Engine, items: Iterable[Item], k: int = 10,
             neg_abstained += not result.found
             continue
         n += 1
-        ranked: list[str] = []
-        for c in result.citations:
-            if c.article_id not in ranked:
-                ranked.append(c.article_id)
+        ranked = result.ranked
         if ranked[:1] == [item.article_id]:
             r1 += 1
         if item.article_id in ranked[:5]:
@@ -91,9 +111,7 @@ def evaluate(engine: Engine, items: Iterable[Item], k: int = 10,
         if item.article_id in ranked[:10]:
             rr += 1.0 / (ranked.index(item.article_id) + 1)
         answered += result.found
-        text = _norm(result.answer) if result.found else ""
-        if any(_norm(a) and _norm(a) in text for a in item.answers):
-            hits += 1
+        hits += is_hit(result, item.answers)
     latencies.sort()
     out: dict[str, Any] = {"questions": n}
     if n:

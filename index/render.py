@@ -19,7 +19,8 @@ def citation_line(c: Citation) -> str:
 
 def render_answer(result: Answer, width: int = 88, all_sources: bool = False) -> str:
     """The answer, then its numbered sources; unanswered questions list nothing as a source."""
-    lines = textwrap.wrap(result.answer, width=width) or [result.answer]
+    lines = [f"({note})" for note in result.notes()]
+    lines += textwrap.wrap(result.answer, width=width) or [result.answer]
     if not result.found:
         return "\n".join(lines)
     shown = [c for c in result.citations if c.cited or all_sources]

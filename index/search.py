@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from index import store, vectors
+from index.query import Query
+from index.terms import PUBLISHED, QueryTerm, fts_expression
 from index.text import tokens
 
 CANDIDATES = 50
@@ -17,6 +19,15 @@ KEYWORD_WEIGHT = 1.0
 VECTOR_WEIGHT = 0.4
 DUPLICATE_JACCARD = 0.8
 FUSION = "score"
+# Postings (passages per term, summed) the keyword search may rank; see bounded_terms.
+KEYWORD_POSTINGS = 30_000
+# Added to the fused score of a passage that states the question's date (or whose article is of that date).
+DATE_BOOST = 0.3
+# A passage's dense score: its own similarity plus this share of its best sentence's (finer-grained,
+# and what carries a Russian question over English text).
+SENTENCE_WEIGHT = 0.5
+# Scale each run to [0, 1] between its worst and best candidate ("minmax"), or by its best only ("max").
+NORMALISE = "max"
 
 
 @dataclass
@@ -38,6 +49,8 @@ class Hit:
     published: str | None
     date_text: str | None
     url: str | None
+    date_match: bool = False          # the passage states the question's date, or its article is of that date
+    article_date_match: bool = False  # its article is of that date (published, or the partial date it gives)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -54,16 +67,18 @@ def rrf(rankings: list[list[int]], weights: list[float], k: int = RRF_K) -> list
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def score_fusion(runs: list[list[tuple[int, float]]], weights: list[float]) -> list[tuple[int, float]]:
+def score_fusion(runs: list[list[tuple[int, float]]], weights: list[float],
+                 normalise: str | None = None) -> list[tuple[int, float]]:
     """Weighted sum of each run's scores scaled to [0, 1] by its best score (a missing id scores 0)."""
     if len(runs) != len(weights):
         raise ValueError("one weight per run")
+    normalise = normalise or NORMALISE
     scores: dict[int, float] = {}
     for run, weight in zip(runs, weights):
         if not run:
             continue
         top = max(s for _, s in run)
-        low = min(min(s for _, s in run), 0.0)
+        low = min(min(s for _, s in run), 0.0) if normalise == "max" else min(s for _, s in run)
         span = (top - low) or 1.0
         for pid, s in run:
             scores[pid] = scores.get(pid, 0.0) + weight * (s - low) / span
@@ -93,11 +108,59 @@ def collapse_duplicates(texts: list[str], threshold: float = DUPLICATE_JACCARD, 
     return kept
 
 
+def bounded_terms(db: Any, terms: list[QueryTerm], budget: int | None = None) -> list[QueryTerm]:
+    """The terms FTS5 ranks: rarest first, until their passages add up to ``KEYWORD_POSTINGS``.
+
+    Ranking an OR of question words costs a BM25 score for every passage holding any of them;
+    at a million passages one common word ("first", "year") is 100,000 of them. The rarest
+    term is always kept; below the budget (any corpus up to tens of thousands of passages)
+    every term is. Frequencies come from the FTS5 vocabulary, a lookup rather than a scan.
+    """
+    budget = KEYWORD_POSTINGS if budget is None else budget
+    dfs = store.key_frequencies(db, [k for t in terms for k in t.keys])
+    cost = {t: sum(dfs.get(k, 0) for k in t.keys) for t in terms}
+    kept: set[QueryTerm] = set()
+    total = 0
+    for t in sorted((t for t in terms if cost[t] > 0), key=lambda t: (cost[t], t.keys)):
+        if kept and total + cost[t] > budget:
+            break
+        kept.add(t)
+        total += cost[t]
+    return [t for t in terms if t in kept]
+
+
+def keyword_trust(query: Query) -> float:
+    """How far to trust keyword matches: by the share of the question the index holds at all.
+
+    A Russian question over English articles matches almost no index word, and the few it
+    does match (a number, a name) would otherwise outweigh the meaning the dense side found.
+    """
+    return query.matched_share
+
+
+def sentence_rerank(db: Any, query_vector: np.ndarray, dense: list[tuple[int, float]],
+                    extra: list[int]) -> list[tuple[int, float]]:
+    """Dense scores for every candidate (the vector search's and the keyword search's): the passage's
+    similarity plus ``SENTENCE_WEIGHT`` times its best sentence's, best first."""
+    own = dict(dense)
+    missing = [p for p in dict.fromkeys(extra) if p not in own]
+    for pid, vec in store.passage_vectors(db, missing).items():
+        own[pid] = float(vec @ query_vector)
+    best: dict[int, float] = {}
+    for pid, sentences in store.sentences_of(db, list(own)).items():
+        blobs = [b for _, _, b in sentences if b]
+        if blobs:
+            matrix = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), -1).astype(np.float32)
+            best[pid] = float((matrix @ query_vector).max())
+    out = [(pid, s + SENTENCE_WEIGHT * best.get(pid, s)) for pid, s in own.items()]
+    return sorted(out, key=lambda kv: (-kv[1], kv[0]))
+
+
 def hybrid_search(
     db: Any,
     index: Any,
     query_vector: np.ndarray,
-    terms: list[str],
+    query: Query,
     k: int,
     *,
     offset: int = 0,
@@ -105,14 +168,16 @@ def hybrid_search(
     vector_weight: float | None = None,
 ) -> list[Hit]:
     """Up to ``k`` passages (after skipping ``offset``), best first."""
-    keyword_weight = KEYWORD_WEIGHT if keyword_weight is None else keyword_weight
+    keyword_weight = (KEYWORD_WEIGHT if keyword_weight is None else keyword_weight) * keyword_trust(query)
     vector_weight = VECTOR_WEIGHT if vector_weight is None else vector_weight
     depth = max(CANDIDATES, 2 * (k + offset))
-    keyword = store.keyword_search(db, terms, depth)
+    keyword = store.keyword_search(db, fts_expression(bounded_terms(db, query.terms)), depth)
     dense: list[tuple[int, float]] = []
     if index.ntotal:
         scores, ids = vectors.search(index, query_vector.reshape(1, -1), depth)
         dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    if SENTENCE_WEIGHT:
+        dense = sentence_rerank(db, query_vector, dense, [p for p, _ in keyword])
     if FUSION == "score":
         fused = score_fusion([keyword, dense], [keyword_weight, vector_weight])
     else:
@@ -120,7 +185,12 @@ def hybrid_search(
     kw_pos = {p: (r + 1, s) for r, (p, s) in enumerate(keyword)}
     dn_pos = {p: (r + 1, s) for r, (p, s) in enumerate(dense)}
     rows = store.passages_by_id(db, [p for p, _ in fused[: depth]])
-    ordered = [(pid, score) for pid, score in fused if pid in rows]
+    wanted = query.date_tokens
+    held = {pid: wanted & set((r.get("terms") or "").split()) for pid, r in rows.items()} if wanted else {}
+    dated = {pid for pid, keys in held.items() if keys}
+    by_article = {pid for pid, keys in held.items() if any(k.startswith(PUBLISHED) for k in keys)}
+    ordered = sorted(((pid, score + (DATE_BOOST if pid in dated else 0.0)) for pid, score in fused if pid in rows),
+                     key=lambda kv: (-kv[1], kv[0]))
     keep = collapse_duplicates([rows[pid]["text"] for pid, _ in ordered], limit=offset + k)
     hits: list[Hit] = []
     for i in keep[offset : offset + k]:
@@ -133,6 +203,6 @@ def hybrid_search(
             keyword_score=None if ks is None else round(ks, 4), vector_rank=vr,
             vector_score=None if vs is None else round(vs, 4), text=r["text"], start=r["start"], end=r["end"],
             title=r["title"], source=r["source"], published=r["published"], date_text=r["date_text"],
-            url=r["url"],
+            url=r["url"], date_match=pid in dated, article_date_match=pid in by_article,
         ))
     return hits

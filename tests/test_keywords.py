@@ -1,10 +1,11 @@
-"""Bounded keyword search against the plain OR of every word, on seeded data."""
+"""Bounded keyword search against the plain OR of every term, on seeded data."""
 
 import random
 
 import pytest
 
-from index import store
+from index import search, store
+from index.terms import QueryTerm, fts_expression
 
 
 @pytest.fixture
@@ -16,55 +17,48 @@ def db():
     database["articles"].insert({"id": "a", "path": "a.txt", "title": "t", "text": "x", "content_hash": "h"})
     rows = []
     for i in range(600):
-        words = ["harbour"] * (i % 2) + ["bridges"] * (i % 10 == 0) + ["zanzibar"] * (i % 97 == 0)
-        words += rng.sample(["city", "river", "council", "vote", "storm", "market", "school"], 3)
+        words = ["harbour"] * (i % 2) + ["bridg"] * (i % 10 == 0) + ["zanzibar"] * (i % 97 == 0)
+        words += rng.sample(["citi", "river", "council", "vote", "storm", "market", "school"], 3)
         rng.shuffle(words)
-        rows.append({"article_id": "a", "seq": i, "start": 0, "end": 1, "text": " ".join(words), "text_hash": str(i)})
+        text = " ".join(words)
+        rows.append({"article_id": "a", "seq": i, "start": 0, "end": 1, "text": text, "text_hash": str(i),
+                     "terms": text, "title_terms": ""})
     database["passages"].insert_all(rows)
     return database
 
 
-def _plain_or(db, terms, limit):
-    return [(int(r[0]), float(r[1])) for r in db.execute(
-        "select rowid, -bm25(passages_fts) from passages_fts where passages_fts match ? order by bm25(passages_fts) "
-        "limit ?", [store.fts_match_expression(terms), limit])]
+def _terms(*keys: str) -> list[QueryTerm]:
+    return [QueryTerm(k, (k,)) for k in keys]
 
 
-def test_document_frequencies_match_counting_the_postings(db):
-    terms = ["harbour", "bridge", "Zanzibar", "missing", "u.s"]
-    dfs = store.document_frequencies(db, terms)
-    for t in terms:
-        count = db.execute("select count(*) from passages_fts where passages_fts match ?",
-                           [store.fts_match_expression([t])]).fetchone()[0]
-        assert dfs[t] == count
-    assert dfs["harbour"] == 300 and dfs["bridge"] == 60 and dfs["missing"] == 0
+def _search(db, terms, limit=20):
+    return store.keyword_search(db, fts_expression(terms), limit)
 
 
-def test_under_the_budget_the_search_is_the_plain_or(db):
-    terms = ["harbour", "bridges", "zanzibar", "storm"]
-    assert store.keyword_search(db, terms, 20) == _plain_or(db, terms, 20)
+def test_under_the_budget_every_term_is_ranked(db):
+    terms = _terms("harbour", "bridg", "zanzibar", "storm")
+    assert search.bounded_terms(db, terms) == terms
 
 
-def test_over_the_budget_common_words_are_dropped_rarest_kept(db, monkeypatch):
-    monkeypatch.setattr(store, "KEYWORD_POSTINGS", 100)
-    terms = ["harbour", "bridges", "zanzibar", "nothing"]
-    assert store.bounded_terms(store.document_frequencies(db, terms), terms) == ["bridges", "zanzibar"]
-    got = store.keyword_search(db, terms, 20)
-    assert got == _plain_or(db, ["bridges", "zanzibar"], 20)
-    assert got[0][0] in {r[0] for r in db.execute("select id from passages where text like '%zanzibar%bridges%' "
-                                                  "or text like '%bridges%zanzibar%'")}
+def test_over_the_budget_common_terms_are_dropped_rarest_kept(db, monkeypatch):
+    monkeypatch.setattr(search, "KEYWORD_POSTINGS", 100)
+    terms = _terms("harbour", "bridg", "zanzibar", "nothing")
+    kept = search.bounded_terms(db, terms)
+    assert kept == _terms("bridg", "zanzibar")
+    got = _search(db, kept)
+    assert got[0][0] in {r[0] for r in db.execute(
+        "select id from passages where terms like '%zanzibar%' and terms like '%bridg%'")}
+    assert len(got) == 20 and set(p for p, _ in got) <= {r[0] for r in db.execute(
+        "select id from passages where terms like '%zanzibar%' or terms like '%bridg%'")}
 
 
-def test_the_rarest_word_is_kept_even_when_it_alone_is_over_the_budget(db, monkeypatch):
-    monkeypatch.setattr(store, "KEYWORD_POSTINGS", 10)
-    assert store.bounded_terms({"harbour": 300, "city": 250}, ["harbour", "city"]) == ["city"]
-    assert len(store.keyword_search(db, ["harbour"], 500)) == 300
+def test_the_rarest_term_is_kept_even_alone_over_the_budget(db, monkeypatch):
+    monkeypatch.setattr(search, "KEYWORD_POSTINGS", 10)
+    assert search.bounded_terms(db, _terms("harbour", "citi")) == _terms("citi")
+    assert len(_search(db, search.bounded_terms(db, _terms("harbour")), 500)) == 300
 
 
-def test_a_read_only_connection_can_tokenize(tmp_path):
-    path = tmp_path / "x.db"
-    database = store.open_db(path)
-    store.migrate(database)
-    database.conn.close()
-    ro = store.open_db(path, readonly=True)
-    assert store.fts_tokens(ro, ["Detained", "don't"]) == {"Detained": ["detain"], "don't": ["don", "t"]}
+def test_a_term_of_several_keys_costs_all_their_passages(db, monkeypatch):
+    monkeypatch.setattr(search, "KEYWORD_POSTINGS", 350)
+    both = QueryTerm("Harbour", ("harbour", "bridg"))  # 300 + 60 passages
+    assert search.bounded_terms(db, [both, *_terms("zanzibar")]) == _terms("zanzibar")

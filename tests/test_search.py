@@ -7,7 +7,8 @@ from index import search, store, vectors
 from index.build import build_index
 from index.engine import Engine
 from index.search import collapse_duplicates, hybrid_search, rrf, score_fusion
-from index.text import content_terms
+from index.query import analyse
+from index.terms import fts_expression
 
 
 def test_flat_index_matches_brute_force():
@@ -53,12 +54,22 @@ def test_hybrid_search_matches_an_oracle_built_from_sqlite_and_numpy(fake_engine
     matrix = vectors.reconstruct(snap.index, ids)  # exact index: the vectors as embedded
     for question in ["Who was detained in Moscow in October?", "refugees sent to Europe", "Russian airliner bombing"]:
         q = fake_embedder.encode_queries([question])[0]
-        terms = content_terms(question)
-        keyword = store.keyword_search(db, terms, search.CANDIDATES)
+        query = analyse(question, lambda keys: store.key_frequencies(db, keys), snap.passage_count)
+        keyword = store.keyword_search(db, fts_expression(query.terms), search.CANDIDATES)
         order = np.argsort(-(matrix @ q), kind="stable")[: search.CANDIDATES]
-        dense = [(int(ids[i]), float((matrix @ q)[i])) for i in order]
-        oracle = [p for p, _ in score_fusion([keyword, dense], [search.KEYWORD_WEIGHT, search.VECTOR_WEIGHT])][:5]
-        got = hybrid_search(db, snap.index, q, terms, 5)
+        sims = dict(zip(ids.tolist(), (matrix @ q).tolist()))
+        pool = {int(ids[i]) for i in order} | {p for p, _ in keyword}
+        best = {}
+        for pid, blob in db.execute("select passage_id, vector from sentences"):
+            if pid in pool:
+                s16 = float(np.frombuffer(blob, dtype="<f2").astype(np.float32) @ q)
+                best[pid] = max(best.get(pid, -9.0), s16)
+        dense = sorted(((p, sims[p] + search.SENTENCE_WEIGHT * best[p]) for p in pool), key=lambda kv: (-kv[1], kv[0]))
+        fused = score_fusion([keyword, dense], [search.KEYWORD_WEIGHT * query.matched_share, search.VECTOR_WEIGHT])
+        terms = {pid: set(t.split()) for pid, t in db.execute("select id, terms from passages")}
+        boosted = [(p, s + (search.DATE_BOOST if query.date_tokens & terms[p] else 0.0)) for p, s in fused]
+        oracle = [p for p, _ in sorted(boosted, key=lambda kv: (-kv[1], kv[0]))][:5]
+        got = hybrid_search(db, snap.index, q, query, 5)
         assert [h.passage_id for h in got] == oracle
         for h in got:
             assert h.text == fake_engine.article(h.article_id)["text"][h.start : h.end]

@@ -107,8 +107,23 @@ function citation(c) {
   return item;
 }
 
+let lastQuestion = null;
+
+function notes(result) {
+  const out = [];
+  if (result.corrections && result.corrections.length) {
+    out.push(`Showing results for ${result.corrections.map((c) => c.used).join(", ")} ` +
+             `(you typed ${result.corrections.map((c) => c.typed).join(", ")})`);
+  }
+  if (result.dates && result.dates.length) out.push(`Date understood: ${result.dates.join(", ")}`);
+  if (result.resolved_question) out.push(`Understood as: ${result.resolved_question}`);
+  return out.join(" · ");
+}
+
 function render(result) {
   const known = new Set(result.citations.map((c) => c.n));
+  $("notes").textContent = notes(result);
+  $("notes").hidden = !$("notes").textContent;
   $("answer").replaceChildren(answerWithMarkers(result.answer, known));
   $("answer").className = result.found ? "found" : "not-found";
   $("confidence").textContent = result.found
@@ -124,6 +139,7 @@ async function ask(event) {
   const question = $("question").value;
   const k = parseInt($("k").value, 10);
   const body = Number.isInteger(k) ? { question, k } : { question };
+  if ($("followup").checked && lastQuestion) body.previous = lastQuestion;
   showError("");
   $("ask").disabled = true;
   $("ask").textContent = "Asking…";
@@ -131,6 +147,8 @@ async function ask(event) {
     render(await api("/ask", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     }));
+    lastQuestion = question;
+    $("followup-row").hidden = false;
   } catch (err) {
     showError(err.message);
   } finally {

@@ -1,0 +1,73 @@
+"""Follow-up questions: "Where is he from?" or "And on 19 October?" read against the question before.
+
+Pure text work, no index access: a follow-up is a question that points back (a pronoun, a
+leading "and"/"what about", or only a date, place or name) and is rewritten into a question
+that stands alone; any other question is left as it is.
+"""
+
+from __future__ import annotations
+
+import re
+
+from index.dates import find_dates
+from index.text import STOPWORDS
+
+_PRONOUNS = {
+    "he", "him", "his", "she", "her", "hers", "they", "them", "their", "it", "its", "there", "that", "this",
+    "those", "these", "он", "она", "оно", "они", "его", "её", "ее", "ему", "ей", "им", "их", "ним", "ней",
+    "нему", "них", "там", "туда", "оттуда", "это", "этот", "эта", "эти", "этого", "этой", "этих", "тот", "та",
+}
+_LEAD = re.compile(r"^\s*(and|also|what about|how about|and what about|а|и|а что|а как же|а если|ну а)\b[\s,]*", re.I)
+_WH = re.compile(r"^\s*(who|whom|whose|what|which|when|where|why|how|кто|кого|кому|что|чем|какой|какая|какое|какие|"
+                 r"когда|где|куда|откуда|почему|зачем|как|сколько|чей|чья|чьи)\b", re.I)
+_WORD = re.compile(r"\w+", re.U)
+
+
+def _content(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text) if w.lower() not in STOPWORDS and w.lower() not in _PRONOUNS
+            and not _WH.match(w)]
+
+
+def is_followup(question: str) -> bool:
+    """Whether ``question`` leans on the one before it."""
+    words = [w.lower() for w in _WORD.findall(question)]
+    if not words:
+        return False
+    if _LEAD.match(question):
+        return True
+    content = _content(question)
+    date_words = {w for d in find_dates(question) for w in _WORD.findall(question[d.start:d.end])}
+    rest = [w for w in content if w not in date_words]
+    if any(w in _PRONOUNS for w in words) and len(rest) <= 2:
+        return True
+    return not _WH.match(question) and len(rest) <= 1 and len(words) <= 4
+
+
+def _replace_dates(previous: str, dates_text: list[str]) -> str | None:
+    old = find_dates(previous)
+    if not old or not dates_text:
+        return None
+    out = previous
+    for mention in reversed(old[: len(dates_text)]):
+        out = out[: mention.start] + dates_text[min(len(dates_text) - 1, old.index(mention))] + out[mention.end:]
+    return out
+
+
+def resolve_followup(question: str, previous: str) -> str | None:
+    """The follow-up rewritten to stand alone, or None when ``question`` already does."""
+    if not previous or not is_followup(question):
+        return None
+    body = _LEAD.sub("", question).strip()
+    dates = [question[d.start:d.end] for d in find_dates(question)]
+    fragment = body.rstrip("?!. ")
+    if not _WH.match(body):
+        # "And on 19 October?" / "And in Nalchik?": the previous question with this in place of its date,
+        # or with this added.
+        rest = [w for w in _content(fragment) if not any(w in d for d in dates)]
+        replaced = _replace_dates(previous, dates) if dates and not rest else None
+        if replaced:
+            return replaced
+        return f"{previous.rstrip('?!. ')} {fragment}?"
+    # "Where is he from?": keep the new question, add what the previous one was about.
+    subject = " ".join(_content(previous))
+    return f"{body.rstrip('?!. ')} ({subject})?" if subject else None

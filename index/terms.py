@@ -1,0 +1,183 @@
+"""Keyword terms by script: Snowball Russian for Cyrillic, Snowball English for Latin, dates as tokens.
+
+The FTS5 index does not stem itself (its porter tokenizer ignores Cyrillic): every passage
+is turned into its terms here, and questions go through the same function, so "Дмитрия
+Пегова" meets "Дмитрий Пегов" and "detained" meets "detain". A word may give two keys:
+a capitalised Cyrillic word (a likely surname) also keeps a light stem that only strips
+case endings, because Snowball reads "Пегов" as a plural and cuts it to "пег".
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import Stemmer
+
+from index.dates import DateMention, find_dates
+
+_WORD = re.compile(r"\w+(?:['’]\w+)?", re.U)
+_CYRILLIC = re.compile(r"[а-яё]", re.I)
+_LATIN = re.compile(r"[a-z]", re.I)
+_NAME_ENDINGS = ("ыми", "ими", "ого", "его", "ому", "ему", "ым", "им", "ом", "ем", "ой", "ей", "ою", "ая", "яя",
+                 "ую", "юю", "а", "я", "у", "ю", "е", "ы", "и")
+# English irregular forms a stemmer cannot join: "lost" must meet "lose".
+IRREGULAR = {
+    "lost": "lose", "losing": "lose", "took": "take", "taken": "take", "gave": "give", "given": "give",
+    "went": "go", "gone": "go", "came": "come", "saw": "see", "seen": "see", "made": "make", "held": "hold",
+    "fought": "fight", "caught": "catch", "brought": "bring", "bought": "buy", "built": "build",
+    "sent": "send", "spent": "spend", "left": "leave", "met": "meet", "ran": "run", "won": "win",
+    "began": "begin", "begun": "begin", "knew": "know", "known": "know", "told": "tell", "found": "find",
+    "thought": "think", "became": "become", "shot": "shoot", "struck": "strike", "fled": "flee",
+    "led": "lead", "fell": "fall", "fallen": "fall", "wrote": "write", "written": "write", "spoke": "speak",
+    "spoken": "speak", "chose": "choose", "chosen": "choose", "drove": "drive", "driven": "drive",
+    "flew": "fly", "flown": "fly", "grew": "grow", "grown": "grow", "hid": "hide", "hidden": "hide",
+    "kept": "keep", "paid": "pay", "rose": "rise", "risen": "rise", "sold": "sell", "stood": "stand",
+    "stole": "steal", "stolen": "steal", "threw": "throw", "thrown": "throw", "understood": "understand",
+    "wore": "wear", "worn": "wear", "broke": "break", "broken": "break", "froze": "freeze", "bore": "bear",
+    "born": "bear", "slain": "slay", "slew": "slay", "sought": "seek", "taught": "teach", "dealt": "deal",
+    "meant": "mean", "felt": "feel", "heard": "hear", "laid": "lay", "lay": "lie", "lain": "lie", "men": "man",
+    "women": "woman", "children": "child", "people": "person", "mice": "mouse", "feet": "foot",
+    "teeth": "tooth", "better": "good", "best": "good", "worse": "bad", "worst": "bad", "was": "be",
+    "were": "be", "been": "be", "is": "be", "are": "be", "am": "be", "did": "do", "done": "do",
+    "had": "have", "has": "have",
+}
+
+
+@functools.lru_cache(maxsize=2)
+def _stemmer(language: str) -> "Stemmer.Stemmer":
+    return Stemmer.Stemmer(language)
+
+
+def fold(word: str) -> str:
+    """Lower case, ё as е, diacritics dropped from Latin letters ("Zürich" meets "Zurich")."""
+    w = word.lower().replace("ё", "е").replace("’", "'")
+    if w.isascii() or _CYRILLIC.search(w):
+        return w
+    return "".join(c for c in unicodedata.normalize("NFKD", w) if not unicodedata.combining(c))
+
+
+def script(word: str) -> str:
+    """``cyrillic``, ``latin``, ``digit`` or ``other`` by the word's letters."""
+    if _CYRILLIC.search(word):
+        return "cyrillic"
+    if _LATIN.search(word):
+        return "latin"
+    return "digit" if any(c.isdigit() for c in word) else "other"
+
+
+def _name_stem(w: str) -> str:
+    for end in _NAME_ENDINGS:
+        if w.endswith(end) and len(w) - len(end) >= 3:
+            return w[: -len(end)]
+    return w
+
+
+@functools.lru_cache(maxsize=200_000)
+def word_keys(word: str) -> tuple[str, ...]:
+    """The index keys of one word: its stem, and for a capitalised Cyrillic word also its light stem."""
+    w = fold(re.sub(r"['’]s$", "", word))
+    if not w:
+        return ()
+    kind = script(w)
+    if kind == "cyrillic":
+        main = _stemmer("russian").stemWord(w)
+        if word[:1].isupper() and len(w) > 3:
+            light = _name_stem(w)
+            return (main, light) if light != main else (main,)
+        return (main,)
+    if kind == "latin":
+        w = IRREGULAR.get(w, w)
+        return (_stemmer("english").stemWord(w.replace("'", "")),)
+    return (w,)
+
+
+def stem(word: str) -> str:
+    """The main key of a word (what coverage and highlighting compare)."""
+    keys = word_keys(word)
+    return keys[0] if keys else ""
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def text_keys(text: str) -> set[str]:
+    """Every key of every word in ``text`` (for coverage checks)."""
+    out: set[str] = set()
+    for w in words(text):
+        out.update(word_keys(w))
+    return out
+
+
+def date_tokens(mention: DateMention, prefix: str = "") -> list[str]:
+    """Canonical tokens for a date: ``dm1019`` (day and month), ``m10``, ``y2015``, ``ym201510``."""
+    d = mention.date
+    out = []
+    if d.month and d.day:
+        out.append(f"{prefix}dm{d.month:02d}{d.day:02d}")
+    if d.month:
+        out.append(f"{prefix}m{d.month:02d}")
+    if d.year:
+        out.append(f"{prefix}y{d.year}")
+        if d.month:
+            out.append(f"{prefix}ym{d.year}{d.month:02d}")
+    return out
+
+
+PUBLISHED = "p"  # prefix of the tokens that say when the article was published
+
+
+def index_terms(text: str, published: str | None = None, date_text: str | None = None) -> str:
+    """The passage as FTS5 sees it: word keys, then date tokens for each date it states, then
+    the tokens of its article's own date (published, or the partial date it gives)."""
+    keys: list[str] = []
+    for w in words(text):
+        keys.extend(word_keys(w))
+    for mention in find_dates(text):
+        keys.extend(date_tokens(mention))
+    meta = find_dates(published or "") or find_dates(date_text or "")
+    if meta:
+        keys.extend(date_tokens(meta[0], PUBLISHED))
+    return " ".join(keys)
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One thing the question asks the index for: a word (one or two keys) or a date (its tokens)."""
+
+    text: str
+    keys: tuple[str, ...]
+    is_date: bool = False
+
+
+def fts_group(term: QueryTerm) -> str:
+    """The term as an FTS5 expression; every key quoted, so user text is never syntax."""
+    quoted = ['"' + k.replace('"', '""') + '"' for k in term.keys]
+    return quoted[0] if len(quoted) == 1 else "(" + " OR ".join(quoted) + ")"
+
+
+def fts_expression(terms: list[QueryTerm]) -> str | None:
+    groups = [fts_group(t) for t in terms if t.keys]
+    return " OR ".join(groups) if groups else None
+
+
+def date_query_tokens(mention: DateMention) -> tuple[str, ...]:
+    """What a date in a question matches: passages stating it, and articles published then.
+
+    The most specific token only: "19 October" matches ``dm1019``, not every October date.
+    """
+    d = mention.date
+    if d.month and d.day:
+        base = f"dm{d.month:02d}{d.day:02d}"
+    elif d.month and d.year:
+        base = f"ym{d.year}{d.month:02d}"
+    elif d.month:
+        base = f"m{d.month:02d}"
+    elif d.year:
+        base = f"y{d.year}"
+    else:
+        return ()
+    return (base, PUBLISHED + base)

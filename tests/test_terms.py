@@ -1,0 +1,109 @@
+"""Keyword terms by script, dates found in text, question terms and corrections: pure functions."""
+
+import pytest
+
+from index.dates import find_dates
+from index.followup import is_followup, resolve_followup
+from index.query import analyse, correct, parse_terms, transliterate
+from index.terms import QueryTerm, index_terms, text_keys, word_keys
+
+
+def test_russian_word_forms_meet():
+    assert text_keys("Дмитрия Пегова") & text_keys("Дмитрий Пегов") >= {word_keys("Пегова")[0]}
+    assert set(word_keys("задержали")) & set(word_keys("задержан"))
+    assert word_keys("Москве") == word_keys("Москва")[:1] or set(word_keys("Москве")) & set(word_keys("Москва"))
+    assert word_keys("ёлка") == word_keys("елка")
+
+
+def test_english_word_forms_meet_including_irregular_ones():
+    assert word_keys("detained") == word_keys("detain")
+    assert word_keys("lost") == word_keys("lose")
+    assert word_keys("supporters") == word_keys("supporter")
+    assert word_keys("Peskov's") == word_keys("Peskov")
+    assert word_keys("Zürich") == word_keys("Zurich")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Russia on Sept. 30 launched airstrikes", [(None, 9, 30)]),
+    ("19 October in Moscow detained 22", [(None, 10, 19)]),
+    ("on 19.10.2015 and 2015-10-21", [(2015, 10, 19), (2015, 10, 21)]),
+    ("МОСКВА, 24 октября. /ТАСС/.", [(None, 10, 24)]),
+    ("в октябре 2015 года", [(2015, 10, None)]),
+    ("What happened in October?", [(None, 10, None)]),
+    ("What happened in 2015?", [(2015, None, None)]),
+    ("Oct. 19th, 2015", [(2015, 10, 19)]),
+    ("May I ask what happened in May?", [(None, 5, None)]),
+    ("31 February: no such day, the month stays", [(None, 2, None)]),
+])
+def test_dates_in_every_common_form(text, expected):
+    got = [(m.date.year, m.date.month, m.date.day) for m in find_dates(text)]
+    assert got == expected
+
+
+def test_a_partial_date_never_gets_a_year():
+    (mention,) = find_dates("on 19 October")
+    assert mention.date.year is None and mention.label() == "19 October"
+
+
+def test_passage_terms_carry_date_tokens_and_the_article_date():
+    terms = index_terms("19 October in Moscow detained 22 people", published=None, date_text="October 21").split()
+    assert "dm1019" in terms and "m10" in terms and "pdm1021" in terms
+    assert "y2015" not in terms, "a year the article does not state is not invented"
+
+
+def test_question_terms_drop_stop_words_and_framing_in_both_languages():
+    terms, dates = parse_terms("What happened on 30 September?")
+    assert [t.keys for t in terms] == [("dm0930", "pdm0930")] and dates
+    terms, _ = parse_terms("Кто был задержан в Москве?")
+    assert [t.text for t in terms] == ["задержан", "Москве"]
+
+
+def _vocab(words):
+    from index.terms import script
+
+    by = {}
+    for w, df in words:
+        by.setdefault(script(w), []).append((word_keys(w)[0], df))
+    return lambda kind: by.get(kind, [])
+
+
+def test_misspelt_names_are_corrected_to_index_words():
+    vocab = _vocab([("Khasayev", 1), ("Peskov", 3), ("Baysultanov", 1), ("Balakshin", 4), ("people", 9)])
+    for typed, want in [("Khasaev", "Khasayev"), ("Peskof", "Peskov"), ("Baisultanov", "Baysultanov"),
+                        ("Balakshyn", "Balakshin")]:
+        c = correct(QueryTerm(typed, word_keys(typed)), vocab)
+        assert c is not None and c.key == word_keys(want)[0], typed
+    assert correct(QueryTerm("Pes", word_keys("Pes")), vocab) is None, "short words are never corrected"
+    assert correct(QueryTerm("Ivanov", word_keys("Ivanov")), vocab) is None, "nothing close enough"
+
+
+def test_russian_spelling_of_a_latin_name_is_found():
+    assert transliterate("Хасаев") == "khasayev" and transliterate("Заболотный") == "zabolotny"
+    vocab = _vocab([("Khasayev", 1)])
+    c = correct(QueryTerm("Хасаева", word_keys("Хасаева")), vocab)
+    assert c is not None and c.key == word_keys("Khasayev")[0]
+
+
+def test_analyse_weights_and_corrections():
+    dfs = {"khasayev": 1, "magom": 1}
+    query = analyse("Who is Magomed Khasaev?", lambda keys: {k: dfs.get(k, 0) for k in keys}, 100,
+                    _vocab([("Khasayev", 1), ("Magomed", 1)]))
+    assert [c.typed for c in query.corrections] == ["Khasaev"]
+    assert query.matched_share == 1.0
+    unknown = analyse("Кто такой Иван?", lambda keys: {k: 0 for k in keys}, 100)
+    assert unknown.matched_share == 0.0 and unknown.script == "cyrillic"
+
+
+@pytest.mark.parametrize("question, previous, expected", [
+    ("Where is he from?", "Who is Roman Zabolotny?", "Where is he from (Roman Zabolotny)?"),
+    ("And on 19 October?", "Who was detained in Moscow on 11 October?", "Who was detained in Moscow on 19 October?"),
+    ("А откуда он?", "Кто такой Роман Заболотный?", "откуда он (Роман Заболотный)?"),
+    ("Who heads the FSB?", "Who is Roman Zabolotny?", None),
+])
+def test_follow_ups_are_resolved_against_the_previous_question(question, previous, expected):
+    assert resolve_followup(question, previous) == expected
+
+
+def test_standalone_questions_are_not_follow_ups():
+    assert not is_followup("How many Russians fight for IS according to Smirnov?")
+    assert is_followup("And in Nalchik?")

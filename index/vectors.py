@@ -8,10 +8,10 @@ The kind of index follows the size (see the README's "Limits and knobs"):
   lists. Its recall against exact search is tested on seeded data and measured by
   ``scripts/bench_scale.py``.
 
-The FAISS file is the only copy of the vectors. A served index is memory-mapped
-(``IO_FLAG_MMAP``), so processes share the page cache and start at once. An update loads
-the live file, removes and adds only what changed, and is written beside it: nothing is
-rebuilt unless the index changes kind or outgrows its lists fourfold.
+A served index is memory-mapped (``IO_FLAG_MMAP``): processes share the page cache, start
+at once, and hold in memory only the lists their questions probed. An update loads the live
+file, removes and adds only what changed, and is written beside it: nothing is retrained
+unless the index changes kind or outgrows its lists fourfold.
 """
 
 from __future__ import annotations

@@ -23,27 +23,18 @@ from index.terms import date_tokens, stem, text_keys
 
 MAX_ANSWER_CHARS = 400
 SENTENCE_PASSAGES = 3
-DENSE_WEIGHT = 0.35
-RANK_WEIGHT = 0.15
-# Abstain unless the best sentence covers this share of the question's IDF weight, or is
-# close to the question in meaning and covers at least the lower share. Calibrated with
-# ``newsqa eval`` (XQuAD questions asked of the news corpus must all abstain).
-MIN_COVERAGE = 0.45
-MIN_COVERAGE_WITH_DENSE = 0.25
-MIN_DENSE = 0.5
-# ... or the passage around it covers this much (the answer sentence may use a pronoun).
-MIN_PASSAGE_COVERAGE = 0.6
-CONTEXT_WEIGHT = 0.2
-# Bonus for a sentence holding what the question asks for (a date for "when", a number for "how many").
-KIND_WEIGHT = 0.25
-# A second sentence must cover at least this share of what the first one covers.
-SECOND_MIN_RATIO = 0.3
-# ... and score at least this share of the first one's total score.
-SECOND_MIN_SCORE = 0.5
-# ... and, for a question with no expected answer kind, hold this share of the question's weight the first lacks.
-SECOND_MIN_GAIN = 0.2
-# Bonus for a sentence of a passage that states the question's date.
-DATE_WEIGHT = 0.2
+# A second sentence is quoted only when the first holds the answer with less than this estimated
+# chance, and the second with at least SECOND_MIN_P (chances from the sentence model, see calibration.py).
+SECOND_BELOW = 0.7
+SECOND_MIN_P = 0.1
+# A "who" question's sentence holding a single capitalised word ("Newton"), not a full name, gets this share
+# of the answer-kind bonus.
+PARTIAL_NAME = 0.6
+# A quoted sentence that opens with a pronoun ("He is also the oldest...") brings the sentence before it,
+# which says who is meant.
+PRONOUN_START = re.compile(r"^\W*(he|she|it|they|his|her|its|their|this|these|those|он|она|оно|они|его|её|ее|их|это)\b",
+                           re.I)
+WITH_ANTECEDENT = True
 NOT_FOUND = "I could not find this in the indexed articles. Try rephrasing, or ask about something the articles cover."
 
 
@@ -225,13 +216,15 @@ def kind_bonus(kind: re.Pattern[str] | None, sentence: str, question: str) -> fl
         return 0.0
     q = question.lower()
     asked = text_keys(question)
-    for m in kind.finditer(sentence):
-        found = m.group(0).lower()
-        if found in q:
-            continue
-        if kind in (_NAME, _PERSON) and text_keys(m.group(0)) <= asked:
-            continue  # the question's own name, in another case or spelling
-        return 1.0
+    patterns = [(kind, 1.0)] + ([(_NAME, PARTIAL_NAME)] if kind is _PERSON else [])
+    for pattern, value in patterns:
+        for m in pattern.finditer(sentence):
+            found = m.group(0).lower()
+            if found in q:
+                continue
+            if pattern in (_NAME, _PERSON) and text_keys(m.group(0)) <= asked:
+                continue  # the question's own name, in another case or spelling
+            return value
     return 0.0
 
 
@@ -291,8 +284,9 @@ def compose(
                           article_dated=h.article_date_match) for i, h in enumerate(hits)]
     if not hits or not query.weights:
         return Answer(question, False, NOT_FOUND, [], ranked=ranked)
-    if query.dates and not any(h.date_match for h in hits[:SENTENCE_PASSAGES]):
-        named = ", ".join(d.label() for d in query.dates)
+    days = [d for d in query.dates if d.date.day]
+    if days and not any(h.date_match for h in hits[:SENTENCE_PASSAGES]):
+        named = ", ".join(d.label() for d in days)
         return Answer(question, False, f"None of the articles that match this question mention {named}. "
                                        "Try another date, or ask without one.", [], ranked=ranked)
     kind = expected_kind(question)
@@ -300,28 +294,27 @@ def compose(
     if not cands:
         return Answer(question, False, NOT_FOUND, [], ranked=ranked)
     passage_cov = [coverage(query, c.text, c.article_dated) for c in citations[:SENTENCE_PASSAGES]]
-    top = max(c.dense for c in cands)
-    low = min(c.dense for c in cands)
-    span = (top - low) or 1.0
-    for c in cands:
-        c.score = (c.cov + CONTEXT_WEIGHT * passage_cov[c.ci] + DENSE_WEIGHT * (c.dense - low) / span
-                   + RANK_WEIGHT / (1 + c.ci) + KIND_WEIGHT * c.kind
-                   + DATE_WEIGHT * bool(hits[c.ci].date_match and query.dates))
-    cands.sort(key=lambda c: -c.score)
+    rows = sentence_features(query, cands, passage_cov, hits, kind)
+    entry = calibration.sentence_entry(model)
+    for c, x in zip(cands, rows):
+        c.score = calibration.score(entry, x)  # P(this sentence holds the answer)
+    order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
+    cands = [cands[i] for i in order]
     best = cands[0]
     features = calibration.features(
-        cov=max(c.cov for c in cands), passage_cov=max(passage_cov), dense=top, best_dense=best.dense,
-        kind=best.kind, matched=query.matched_share, asked_kind=kind is not None,
-        cross_lingual=query.matched_share < 0.5)
+        cov=max(c.cov for c in cands), passage_cov=max(passage_cov), dense=max(c.dense for c in cands),
+        best_dense=best.dense, kind=best.kind, matched=query.matched_share, asked_kind=kind is not None,
+        cross_lingual=query.matched_share < 0.5, p_best=best.score,
+        p_second=cands[1].score if len(cands) > 1 else 0.0)
     confidence = calibration.confidence(model, features)
     if confidence < (calibration.threshold(model) if min_confidence is None else min_confidence):
         return Answer(question, False, NOT_FOUND, [], confidence=confidence, ranked=ranked, features=features)
     weights = key_weights(query)
     picked = [(best.ci, *clip(citations[best.ci].text, best.start, best.end, weights, MAX_ANSWER_CHARS - 12))]
     clipped = {picked[0]: (picked[0][1] > best.start, picked[0][2] < best.end)}
-    dated = {i for i, h in enumerate(hits) if h.date_match}
-    second = _second(query, best, [c for c in cands if not query.dates or c.ci in dated], kind,
-                     MAX_ANSWER_CHARS - (picked[0][2] - picked[0][1]) - 16)
+    room = MAX_ANSWER_CHARS - (picked[0][2] - picked[0][1]) - 16
+    second = _antecedent(best, cands, room) if WITH_ANTECEDENT else None
+    second = second or _second(best, cands, room)
     if second is not None:
         picked.append(_owner(citations, [best.ci], second.ci, second.start, second.end))
         if picked[0][0] == picked[1][0]:
@@ -331,28 +324,45 @@ def compose(
     return result
 
 
-def _second(query: Query, best: _Candidate, cands: list[_Candidate], kind: re.Pattern[str] | None,
-            room: int) -> _Candidate | None:
-    """A second sentence, only when it adds what was asked: the kind of answer the first lacks,
-    or question words the first does not hold."""
-    have = text_keys(best.text)
-    missing = {t: w for t, w in query.weights.items() if not t.is_date and not have.intersection(t.keys)}
-    total = sum(query.weights.values()) or 1.0
-    for c in cands:
-        if c.score < SECOND_MIN_SCORE * best.score:
+def _antecedent(best: _Candidate, cands: list[_Candidate], room: int) -> _Candidate | None:
+    """The sentence just before ``best`` in its passage, when ``best`` opens with a pronoun."""
+    if not PRONOUN_START.match(best.text):
+        return None
+    before = [c for c in cands if c.ci == best.ci and c.end <= best.start]
+    prev = max(before, key=lambda c: c.end, default=None)
+    return prev if prev is not None and prev.end - prev.start <= room else None
+
+
+def _second(best: _Candidate, cands: list[_Candidate], room: int) -> _Candidate | None:
+    """A second sentence only when the first may well not hold the answer (its estimated chance is
+    below ``SECOND_BELOW``) and the next most likely one might (at least ``SECOND_MIN_P``)."""
+    if best.score >= SECOND_BELOW:
+        return None
+    for c in cands[1:]:
+        if c.score < SECOND_MIN_P:
             return None
-        if c is best or c.end - c.start > room or c.text.strip() == best.text.strip():
-            continue
-        if c.cov < SECOND_MIN_RATIO * best.cov:
-            continue
-        if kind is not None:
-            if not best.kind and c.kind:
-                return c
-            continue
-        gain = sum(w for t, w in missing.items() if text_keys(c.text).intersection(t.keys)) / total
-        if gain >= SECOND_MIN_GAIN:
+        if c.end - c.start <= room and c.text.strip() != best.text.strip():
             return c
     return None
+
+
+def sentence_features(query: Query, cands: list[_Candidate], passage_cov: list[float], hits: list[Hit],
+                      kind: re.Pattern[str] | None) -> list[dict[str, float]]:
+    """What the sentence model (``calibration.SENTENCE_FEATURES``) reads of each candidate sentence."""
+    top = max(c.dense for c in cands)
+    low = min(c.dense for c in cands)
+    span = (top - low) or 1.0
+    asked = text_keys(query.text)
+    out = []
+    for c in cands:
+        out.append({
+            "cov": c.cov, "pcov": passage_cov[c.ci], "dnorm": (c.dense - low) / span, "dgap": c.dense - top,
+            "rank": 1.0 / (1 + c.ci), "kind": c.kind, "askedkind": float(kind is not None),
+            "novel": min(len(text_keys(c.text) - asked), 20) / 20.0,
+            "pronoun": float(bool(PRONOUN_START.match(c.text))), "date": float(hits[c.ci].date_match),
+            "matched": query.matched_share,
+        })
+    return out
 
 
 def _render(question: str, citations: list[Citation], picked: list[tuple[int, int, int]],

@@ -16,7 +16,13 @@ import math
 from importlib import resources
 from typing import Any
 
-FEATURES = ("cov", "passage_cov", "dense", "best_dense", "kind", "matched", "asked_kind", "cross_lingual")
+FEATURES = ("cov", "passage_cov", "dense", "best_dense", "kind", "matched", "asked_kind", "cross_lingual",
+            "p_best", "p_second")
+# The sentence model: the chance that one candidate sentence holds the answer (scripts/fit_sentences.py).
+SENTENCE_FEATURES = ("cov", "pcov", "dnorm", "dgap", "rank", "kind", "askedkind", "novel", "pronoun", "date",
+                     "matched")
+_SENTENCE_DEFAULT = {"bias": -6.48, "weights": {"cov": 3.0, "pcov": -1.28, "dnorm": 4.0, "dgap": 1.8, "rank": 2.5,
+                                                "kind": 1.38, "askedkind": -1.08}}
 DENSE_FEATURES = ("dense", "best_dense")
 DEFAULT_THRESHOLD = 0.5
 
@@ -41,6 +47,12 @@ def _entry(model: str) -> dict[str, Any]:
     table = _table()
     return table.get(model) or table.get("*") or {"bias": -2.0, "weights": {"cov": 5.0, "passage_cov": 2.0},
                                                    "threshold": DEFAULT_THRESHOLD}
+
+
+def sentence_entry(model: str) -> dict[str, Any]:
+    """The sentence model fitted for ``model`` (or for every model, ``"*"``)."""
+    table = _table().get("sentence", {})
+    return table.get(model) or table.get("*") or _SENTENCE_DEFAULT
 
 
 def score(entry: dict[str, Any], x: dict[str, float]) -> float:

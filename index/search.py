@@ -16,7 +16,7 @@ CANDIDATES = 50
 RRF_K = 60
 # Measured on XQuAD English with the bundled model (``newsqa eval``): see README.
 KEYWORD_WEIGHT = 1.0
-VECTOR_WEIGHT = 0.4
+VECTOR_WEIGHT = 1.0
 DUPLICATE_JACCARD = 0.8
 FUSION = "score"
 # Postings (passages per term, summed) the keyword search may rank; see bounded_terms.
@@ -27,7 +27,7 @@ DATE_BOOST = 0.3
 # and what carries a Russian question over English text).
 SENTENCE_WEIGHT = 0.5
 # Scale each run to [0, 1] between its worst and best candidate ("minmax"), or by its best only ("max").
-NORMALISE = "max"
+NORMALISE = "minmax"
 
 
 @dataclass

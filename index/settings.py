@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_MODEL = "wordllama"
+DEFAULT_MODEL = "multilingual-e5-small"
 
 
 def parse_ids(text: str) -> frozenset[int]:

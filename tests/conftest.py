@@ -65,7 +65,7 @@ def corpus_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    """The bundled offline model (loads in a few seconds, once per session)."""
+    """The bundled static English model: real vectors, built in a blink (for tests that only need some real model)."""
     from index.embedding import load_embedder
 
     return load_embedder("wordllama")
@@ -92,14 +92,9 @@ def default_engine(default_model, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def corpus_engine(real_embedder, tmp_path_factory):
-    """An engine over the shipped corpus with the real model, built once per session."""
-    from index.build import build_index
-    from index.engine import Engine
-
-    data = tmp_path_factory.mktemp("corpus-index")
-    build_index(CORPUS, data, real_embedder)
-    return Engine(data, real_embedder)
+def corpus_engine(default_engine):
+    """The engine over the shipped corpus with the default model (the one users get)."""
+    return default_engine
 
 
 @pytest.fixture

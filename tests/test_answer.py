@@ -45,9 +45,33 @@ def test_unanswerable_questions_abstain_and_cite_nothing(corpus_engine, question
     assert not any(c.cited for c in result.citations)
 
 
-def test_question_in_russian_gets_a_plain_not_found(corpus_engine):
+def test_question_in_russian_is_answered_from_the_english_articles(corpus_engine):
     result = corpus_engine.ask("Кто был задержан в Москве в октябре?")
-    assert not result.found and "None of the words" in result.answer
+    assert result.found and "12 citizens of Russia" in result.answer
+    assert result.dates == ["October"]
+
+
+def test_citations_are_numbered_in_the_order_the_answer_quotes_them(corpus_engine):
+    for question in ["Which arrests took place on October 19?", "What did Peskov say about the captives?",
+                     "How many Russian citizens take part in the activities of the Islamic State?"]:
+        result = corpus_engine.ask(question)
+        assert result.found
+        markers = [int(n) for n in __import__("re").findall(r"\[(\d+)\]", result.answer)]
+        assert markers[0] == 1 and markers == sorted(markers)
+        assert [c.n for c in result.citations] == list(range(1, len(result.citations) + 1))
+        assert all(c.cited for c in result.citations[: len(set(markers))])
+
+
+def test_not_found_lists_no_sources_and_says_which_date_is_missing(corpus_engine):
+    result = corpus_engine.ask("What happened in Paris on 14 July?")
+    assert not result.found and result.citations == []
+    assert "14 July" in result.answer and result.dates == ["14 July"]
+
+
+def test_confidence_separates_answers_from_declines(corpus_engine):
+    good = corpus_engine.ask("Who was detained in Moscow in October?")
+    bad = corpus_engine.ask("What is the capital of Australia?")
+    assert good.found and not bad.found and good.confidence > 0.5 > bad.confidence
 
 
 @pytest.mark.parametrize("question, message", [

@@ -120,6 +120,17 @@ def test_ask_returns_exactly_what_newsqa_ask_json_prints(client, corpus_engine):
 
 
 @pytest.mark.model
+def test_ask_takes_the_previous_question_for_a_follow_up(client):
+    body = client.post("/ask", json={"question": "And on 19 October?",
+                                     "previous": "Who was detained in Moscow on 11 October?"}).json()
+    assert body["resolved_question"] == "Who was detained in Moscow on 19 October?"
+    assert body["found"] and "22 participants" in body["answer"] and body["dates"] == ["19 October"]
+    alone = client.post("/ask", json={"question": "Who is Magomed Khasaev?"}).json()
+    assert alone["corrections"] == [{"typed": "Khasaev", "used": "Khasayev"}] and alone["resolved_question"] is None
+    assert client.post("/ask", json={"question": "x?", "previous": 5}).status_code == 422
+
+
+@pytest.mark.model
 def test_ask_uses_k_and_defaults_to_five_passages(client):
     assert len(client.post("/ask", json={"question": MOSCOW_Q, "k": 2}).json()["citations"]) == 2
     assert len(client.post("/ask", json={"question": MOSCOW_Q}).json()["citations"]) == 5

@@ -26,10 +26,10 @@ class ExplodingEngine:
     def __init__(self, engine: Any) -> None:
         self._engine = engine
 
-    def ask(self, question: str, k: int = 5) -> Any:
+    def ask(self, question: str, k: int = 5, previous: str | None = None) -> Any:
         if question == "explode":
             raise RuntimeError("engine blew up")
-        return self._engine.ask(question, k)
+        return self._engine.ask(question, k, previous)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)
@@ -209,3 +209,13 @@ def test_allow_list_quota_and_no_token_in_logs(corpus_engine, tmp_path, caplog) 
             group = send(fake, fake.message(f"/ask {MOSCOW_Q}", chat_id=-500, user_id=9))
             assert DETAINED in group.params["text"]  # an allowed group lets its members ask
     assert fake.bad_tokens == [] and caplog.records and TOKEN not in caplog.text
+
+
+def test_a_follow_up_is_read_against_the_chat_s_last_question(bot) -> None:
+    fake, _ = bot
+    chat, other = next(_chats), next(_chats)
+    send(fake, fake.message("Who is Roman Zabolotny?", chat_id=chat))
+    follow = send(fake, fake.message("Where is he from?", chat_id=chat))
+    assert "Rostovskaya region" in follow.params["text"] and "Understood as" in follow.params["text"]
+    alone = send(fake, fake.message("Where is he from?", chat_id=other))  # another chat has no context
+    assert "Understood as" not in alone.params["text"]

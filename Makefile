@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(PYVER)
 # torch from PyPI is the CUDA build with about 2.7 GB of NVIDIA libraries.
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: run test install index eval bench bench-bot bench-api bench-index clean
+.PHONY: run test install index eval bench bench-bot bench-api bench-index bench-scale clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PY)" || { echo "no interpreter for PYTHON=$(PYTHON)" >&2; exit 1; }
@@ -54,6 +54,13 @@ bench-api: $(STAMP)
 	$(BIN)/python scripts/bench_api.py --clients 8 --seconds 20
 bench-index: $(STAMP)
 	$(BIN)/python scripts/bench_index.py --articles 10000
+
+## NewsQA vs txtai vs bm25s at 10k and 100k passages (3 repeats; add SIZES=1000000 REPEATS=1 for 1M).
+SIZES   ?= 10000,100000
+REPEATS ?= 3
+bench-scale: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	nice $(BIN)/python scripts/bench_scale.py --sizes $(SIZES) --repeats $(REPEATS)
 
 ## Everything make built: the index in data/, caches and .venv (whichever Python made it).
 clean:

@@ -60,7 +60,7 @@ class Snapshot:
                 f"(dimension {self.meta.get('dimension')}), but NEWSQA_EMBEDDING_MODEL is {embedder.name!r} "
                 f"(dimension {embedder.dim}). Re-index with: newsqa index --rebuild"
             )
-        self.index = vectors.load(self.folder / layout.VECTORS_NAME)
+        self.index = vectors.load(self.folder / layout.VECTORS_NAME, mmap=True)
         self.passage_count = int(db.execute("select count(*) from passages").fetchone()[0])
         if self.index.ntotal != self.passage_count:
             raise IndexMismatch(
@@ -102,6 +102,7 @@ class Engine:
         self._snapshot: Snapshot | None = None
         self._target: str | None = None
         self._checked = 0.0
+        vectors.search_single_threaded()
         self.snapshot()
 
     def snapshot(self) -> Snapshot:

@@ -9,7 +9,7 @@ import numpy as np
 
 from index import store, vectors
 from index.query import Query
-from index.terms import PUBLISHED, fts_expression
+from index.terms import PUBLISHED, QueryTerm, fts_expression
 from index.text import tokens
 
 CANDIDATES = 50
@@ -19,6 +19,8 @@ KEYWORD_WEIGHT = 1.0
 VECTOR_WEIGHT = 1.0
 DUPLICATE_JACCARD = 0.8
 FUSION = "score"
+# Postings (passages per term, summed) the keyword search may rank; see bounded_terms.
+KEYWORD_POSTINGS = 30_000
 # Added to the fused score of a passage that states the question's date (or whose article is of that date).
 DATE_BOOST = 0.3
 # A passage's dense score: its own similarity plus this share of its best sentence's (finer-grained,
@@ -88,17 +90,43 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
     return {tuple(toks[i : i + 3]) for i in range(max(1, len(toks) - 2))}
 
 
-def collapse_duplicates(texts: list[str], threshold: float = DUPLICATE_JACCARD) -> list[int]:
-    """Indexes of ``texts`` to keep: a text too similar to an earlier kept one is dropped."""
+def collapse_duplicates(texts: list[str], threshold: float = DUPLICATE_JACCARD, limit: int | None = None) -> list[int]:
+    """Indexes of ``texts`` to keep: a text too similar to an earlier kept one is dropped.
+
+    With ``limit``, stop once that many are kept (the rest would not be shown anyway).
+    """
     kept: list[int] = []
     sigs: list[set[tuple[str, ...]]] = []
     for i, text in enumerate(texts):
+        if limit is not None and len(kept) >= limit:
+            break
         sig = _shingles(text)
         if any(len(sig & s) / max(1, len(sig | s)) >= threshold for s in sigs):
             continue
         kept.append(i)
         sigs.append(sig)
     return kept
+
+
+def bounded_terms(db: Any, terms: list[QueryTerm], budget: int | None = None) -> list[QueryTerm]:
+    """The terms FTS5 ranks: rarest first, until their passages add up to ``KEYWORD_POSTINGS``.
+
+    Ranking an OR of question words costs a BM25 score for every passage holding any of them;
+    at a million passages one common word ("first", "year") is 100,000 of them. The rarest
+    term is always kept; below the budget (any corpus up to tens of thousands of passages)
+    every term is. Frequencies come from the FTS5 vocabulary, a lookup rather than a scan.
+    """
+    budget = KEYWORD_POSTINGS if budget is None else budget
+    dfs = store.key_frequencies(db, [k for t in terms for k in t.keys])
+    cost = {t: sum(dfs.get(k, 0) for k in t.keys) for t in terms}
+    kept: set[QueryTerm] = set()
+    total = 0
+    for t in sorted((t for t in terms if cost[t] > 0), key=lambda t: (cost[t], t.keys)):
+        if kept and total + cost[t] > budget:
+            break
+        kept.add(t)
+        total += cost[t]
+    return [t for t in terms if t in kept]
 
 
 def keyword_trust(query: Query) -> float:
@@ -143,7 +171,7 @@ def hybrid_search(
     keyword_weight = (KEYWORD_WEIGHT if keyword_weight is None else keyword_weight) * keyword_trust(query)
     vector_weight = VECTOR_WEIGHT if vector_weight is None else vector_weight
     depth = max(CANDIDATES, 2 * (k + offset))
-    keyword = store.keyword_search(db, fts_expression(query.terms), depth)
+    keyword = store.keyword_search(db, fts_expression(bounded_terms(db, query.terms)), depth)
     dense: list[tuple[int, float]] = []
     if index.ntotal:
         scores, ids = vectors.search(index, query_vector.reshape(1, -1), depth)
@@ -163,7 +191,7 @@ def hybrid_search(
     by_article = {pid for pid, keys in held.items() if any(k.startswith(PUBLISHED) for k in keys)}
     ordered = sorted(((pid, score + (DATE_BOOST if pid in dated else 0.0)) for pid, score in fused if pid in rows),
                      key=lambda kv: (-kv[1], kv[0]))
-    keep = collapse_duplicates([rows[pid]["text"] for pid, _ in ordered])
+    keep = collapse_duplicates([rows[pid]["text"] for pid, _ in ordered], limit=offset + k)
     hits: list[Hit] = []
     for i in keep[offset : offset + k]:
         pid, score = ordered[i]

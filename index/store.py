@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import sqlite3
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -137,15 +136,6 @@ def set_meta(db: sqlite_utils.Database, values: dict[str, Any]) -> None:
     db["meta"].upsert_all(
         [{"key": k, "value": v if isinstance(v, str) else json.dumps(v)} for k, v in values.items()], pk="key"
     )
-
-
-_TOKEN = re.compile(r"\w+", re.U)
-
-
-def fts_match_expression(terms: Iterable[str]) -> str | None:
-    """An FTS5 MATCH expression that ORs the terms, each quoted so user text is never syntax."""
-    quoted = ['"' + t.replace('"', '""') + '"' for t in terms if t]
-    return " OR ".join(quoted) if quoted else None
 
 
 def keyword_search(db: sqlite_utils.Database, expression: str | None, limit: int) -> list[tuple[int, float]]:

@@ -1,4 +1,4 @@
-"""Pure helpers for question text: normalising, content terms and a light stemmer."""
+"""Pure helpers for question text: normalising, word tokens and the stop words of both languages."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ STOPWORDS = frozenset(
     всю между""".split()
 )
 _TOKEN = re.compile(r"\w+(?:['’]\w+)?", re.U)
-_SUFFIXES = ("ations", "ation", "ings", "ing", "edly", "ies", "ied", "ers", "er", "ed", "es", "ly", "s")
 
 
 def normalise_question(text: str) -> str:
@@ -43,30 +42,3 @@ def tokens(text: str) -> list[str]:
         if t:
             out.append(t)
     return out
-
-
-def content_terms(text: str) -> list[str]:
-    """Distinct question words worth searching for, in order (empty for 'who is he?')."""
-    seen: dict[str, None] = {}
-    for t in tokens(text):
-        if t not in STOPWORDS and (len(t) > 1 or t.isdigit()):
-            seen.setdefault(t, None)
-    return list(seen)
-
-
-def stem(word: str) -> str:
-    """A crude English stemmer, enough to match 'detained' with 'detain' or 'supporters'."""
-    w = word.lower()
-    if not w.isascii() or len(w) <= 3:
-        return w
-    for suf in _SUFFIXES:
-        if w.endswith(suf) and len(w) - len(suf) >= 3:
-            w = w[: -len(suf)]
-            break
-    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "aeiouls":
-        w = w[:-1]
-    return w.rstrip("e") if len(w) > 4 else w
-
-
-def stems(text: str) -> set[str]:
-    return {stem(t) for t in tokens(text)}

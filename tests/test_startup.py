@@ -141,7 +141,8 @@ def test_bot_first_answer_is_as_fast_as_the_rest(tmp_path):
     median = statistics.median(later)
     print(f"\nbot: start to first answer {to_first:.2f}s; first answer {first * 1000:.0f} ms, "
           f"median of the next {len(later)} {median * 1000:.0f} ms")
-    assert first <= 2 * median + 0.010, (first, later)  # 10 ms slack for timer noise on tiny figures
+    # A model still loading costs seconds; 100 ms of slack absorbs a loaded machine without hiding that.
+    assert first <= 2 * median + 0.100, (first, later)
 
 
 @pytest.mark.model
@@ -188,7 +189,7 @@ def test_api_first_answer_is_as_fast_as_the_rest(tmp_path):
     median = statistics.median(later)
     print(f"\napi: ready after {ready_at:.2f}s ({not_ready} not-ready answers first); start to first answer "
           f"{to_first:.2f}s; first /ask {first * 1000:.0f} ms, median of the next {len(later)} {median * 1000:.0f} ms")
-    assert first <= 2 * median + 0.010, (first, later)
+    assert first <= 2 * median + 0.100, (first, later)
 
 
 def test_terminal_chat_has_line_editing_history_and_no_logs_in_the_conversation(tmp_path):

@@ -44,6 +44,10 @@ eval: $(STAMP)
 	    echo "*** XQuAD skipped: $(XQUAD) is missing. XQuAD (its English file, xquad.en.json) comes from the public" >&2; \
 	    echo "*** repository google-deepmind/xquad (licence CC BY-SA 4.0); put it there, or: make eval XQUAD=/path/to/xquad.en.json" >&2; \
 	    echo "*** Running the in-repo evaluation only." >&2; fi
+	@if [ -f "$(XQUAD)" ]; then echo "--- Russian XQuAD questions over the English paragraphs"; \
+	    $(BIN)/newsqa eval --squad "$(XQUAD)" --questions benchmarks/xquad-ru/questions.ru.json; fi
+	@echo "--- Russian XQuAD (benchmarks/xquad-ru, 24 articles) over its Russian paragraphs"
+	$(BIN)/newsqa eval --squad benchmarks/xquad-ru/xquad.ru-proxy.json
 	$(BIN)/newsqa eval --qa tests/data/corpus_qa.jsonl --corpus tests/data/corpus
 	$(BIN)/newsqa eval --qa tests/data/corpus_questions.jsonl --corpus tests/data/corpus
 

@@ -19,7 +19,7 @@ from index.chunking import split_sentences
 from index.dates import find_dates
 from index.query import Query, key_weights
 from index.search import Hit
-from index.terms import date_tokens, stem, text_keys
+from index.terms import date_tokens, stem, text_keys, word_keys, words
 
 MAX_ANSWER_CHARS = 400
 SENTENCE_PASSAGES = 3
@@ -114,10 +114,7 @@ def coverage(query: Query, sentence: str, article_dated: bool = False) -> float:
     total = sum(query.weights.values())
     if total <= 0:
         return 0.0
-    have = text_keys(sentence)
-    if query.dates:
-        for mention in find_dates(sentence):
-            have.update(date_tokens(mention))
+    have = text_keys(sentence) | _stated_dates(query, sentence)
     return sum(w for t, w in query.weights.items()
                if have.intersection(t.keys) or (t.is_date and article_dated)) / total
 
@@ -349,21 +346,77 @@ def _second(best: _Candidate, cands: list[_Candidate], room: int) -> _Candidate 
 
 def sentence_features(query: Query, cands: list[_Candidate], passage_cov: list[float], hits: list[Hit],
                       kind: re.Pattern[str] | None) -> list[dict[str, float]]:
-    """What the sentence model (``calibration.SENTENCE_FEATURES``) reads of each candidate sentence."""
+    """What the sentence model (``calibration.SENTENCE_FEATURES``) reads of each candidate sentence.
+
+    Besides coverage and similarity: coverage weighted by how few candidate sentences hold each
+    question word (the article's topic words are in every sentence and tell none apart), the
+    share of the question's word pairs that stand together in the sentence, the coverage of the
+    sentences around it (an answer often follows the sentence that repeats the question), and
+    its length and place in the passage."""
     top = max(c.dense for c in cands)
     low = min(c.dense for c in cands)
     span = (top - low) or 1.0
     asked = text_keys(query.text)
+    terms = [t for t, w in query.weights.items() if w > 0]
+    term_keys = [frozenset(t.keys) for t in terms]
+    word_keys_of = [[set(word_keys(w)) for w in words(c.text)] for c in cands]
+    stated = [_stated_dates(query, c.text) for c in cands]
+    holds = []  # per sentence, per question term: does the sentence hold it (as coverage() counts)
+    for c, keys, dates in zip(cands, word_keys_of, stated):
+        have = set(dates).union(*keys)
+        holds.append([bool(tk & have) or (t.is_date and hits[c.ci].article_date_match)
+                      for t, tk in zip(terms, term_keys)])
+    local = [query.weights[t] * math.log((len(cands) + 1) / (sum(h[j] for h in holds) + 0.5))
+             for j, t in enumerate(terms)]
+    local_cov = [sum(w for w, h in zip(local, hh) if h) / (sum(local) or 1.0) for hh in holds]
+    best_cov = max(c.cov for c in cands) or 1.0
+    best_local = max(local_cov) or 1.0
+    pairs = _question_pairs(query, term_keys)
     out = []
-    for c in cands:
+    for i, c in enumerate(cands):
+        before = [x for x in cands if x.ci == c.ci and x.end <= c.start]
+        after = [x for x in cands if x.ci == c.ci and x.start >= c.end]
         out.append({
             "cov": c.cov, "pcov": passage_cov[c.ci], "dnorm": (c.dense - low) / span, "dgap": c.dense - top,
             "rank": 1.0 / (1 + c.ci), "kind": c.kind, "askedkind": float(kind is not None),
             "novel": min(len(text_keys(c.text) - asked), 20) / 20.0,
             "pronoun": float(bool(PRONOUN_START.match(c.text))), "date": float(hits[c.ci].date_match),
             "matched": query.matched_share,
+            "lcov": local_cov[i], "lnorm": local_cov[i] / best_local, "cnorm": c.cov / best_cov,
+            "pairs": _pairs_together(pairs, word_keys_of[i]) / len(pairs) if pairs else 0.0,
+            "prevcov": max(before, key=lambda x: x.end).cov if before else 0.0,
+            "nextcov": min(after, key=lambda x: x.start).cov if after else 0.0,
+            "length": math.log1p(len(word_keys_of[i])) / 4, "first": float(not before),
+            "sdate": float(bool(stated[i] & query.date_tokens)),
         })
     return out
+
+
+def _stated_dates(query: Query, text: str) -> set[str]:
+    """The date tokens of the dates ``text`` states (only looked for when the question names one)."""
+    if not query.dates:
+        return set()
+    return {tok for mention in find_dates(text) for tok in date_tokens(mention)}
+
+
+def _question_pairs(query: Query, term_keys: list[frozenset[str]]) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """Consecutive content words of the question, as key sets."""
+    seq = []
+    for w in words(query.text):
+        keys = frozenset(word_keys(w))
+        if keys and any(tk & keys for tk in term_keys):
+            seq.append(keys)
+    return list(zip(seq, seq[1:]))
+
+
+def _pairs_together(pairs: list[tuple[frozenset[str], frozenset[str]]], sentence: list[set[str]]) -> int:
+    """How many of the question's word pairs occur in the sentence in order, at most three words apart."""
+    n = 0
+    for a, b in pairs:
+        at_b = {i for i, keys in enumerate(sentence) if keys & b}
+        if any(i + d in at_b for i, keys in enumerate(sentence) if keys & a for d in (1, 2, 3)):
+            n += 1
+    return n
 
 
 def _render(question: str, citations: list[Citation], picked: list[tuple[int, int, int]],

@@ -6,13 +6,13 @@ Positives and negatives come from real questions, answered with abstention switc
 - XQuAD questions of one half of the articles over an index of the other half (label 0: the
   answer is not in the index, but the questions are of the same kind);
 - XQuAD questions over the shipped news corpus (label 0);
-- with --ru FILE (a Russian XQuAD file with the same ids): its questions over the English
-  paragraphs and over its own paragraphs, and its other half over the first half (label 0).
+- a Russian XQuAD file with the same ids (--ru; the shipped benchmarks/xquad-ru by default):
+  Russian questions over the English paragraphs (--ru-questions) and over its own paragraphs, and its other half over the first half (label 0).
 
 The fit uses the articles with even index; the figures printed are for the odd ones (held out),
 then the final coefficients are fitted on everything and written.
 
-    python scripts/calibrate.py --model multilingual-e5-small --ru ../xquad.ru.json
+    python scripts/calibrate.py --model multilingual-e5-small
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from index.engine import Engine  # noqa: E402
 from index.evaluate import is_hit, load_squad  # noqa: E402
 
 XQUAD = ROOT.parent / "shared" / "benchmarks" / "xquad" / "xquad.en.json"
+RU = ROOT / "benchmarks" / "xquad-ru" / "xquad.ru-proxy.json"
+RU_QUESTIONS = ROOT / "benchmarks" / "xquad-ru" / "questions.ru.json"
 
 
 def _engine(rows: list[dict], folder: Path, embedder) -> Engine:
@@ -69,7 +71,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=os.environ.get("NEWSQA_EMBEDDING_MODEL", "wordllama"))
     ap.add_argument("--squad", type=Path, default=XQUAD)
-    ap.add_argument("--ru", type=Path, help="Russian XQuAD file with the same question ids")
+    ap.add_argument("--ru", type=Path, default=RU, help="Russian XQuAD file with the same question ids (default: the shipped proxy)")
+    ap.add_argument("--ru-questions", type=Path, default=RU_QUESTIONS,
+                    help="Russian questions asked of the English paragraphs (default: all 1,190, shipped)")
     ap.add_argument("--decline", type=float, default=0.95, help="share of unanswerable questions to decline")
     ap.add_argument("--write", action="store_true", help="write the coefficients into index/calibration.json")
     ap.add_argument("--cache", type=Path, help="keep the built indexes here and reuse them (only answers change)")
@@ -90,13 +94,13 @@ def main() -> None:
             half = _engine(keep, t / f"half{side}", embedder)
             _collect(half, other, lambda i, r: False, "en-absent", data)
             if args.ru:
-                _, ru_items = load_squad(args.squad, args.ru)
+                _, ru_items = load_squad(args.squad, args.ru_questions)
                 _collect(half, [i for i in ru_items if _half(i.article_id, titles) != side], lambda i, r: False,
                          "ru-absent", data)
         news = _engine_dir(ROOT / "corpus", t / "news", embedder)
         _collect(news, items_en, lambda i, r: False, "en-news", data)
         if args.ru:
-            _, ru_over_en = load_squad(args.squad, args.ru)
+            _, ru_over_en = load_squad(args.squad, args.ru_questions)
             _collect(full, ru_over_en, lambda i, r: is_hit(r, i.answers), "ru>en", data)
             rows_ru, items_ru = load_squad(args.ru)
             ru = _engine(rows_ru, t / "ru", embedder)

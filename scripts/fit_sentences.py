@@ -1,13 +1,14 @@
 """Fit the sentence model: the chance that a candidate sentence holds the answer to a question.
 
-Questions are XQuAD's (and, with --ru, a Russian XQuAD file with the same ids: its questions
-over its own paragraphs and over the English ones). For every question whose answer occurs in
+Questions are XQuAD's and a Russian XQuAD file's with the same ids (--ru; the shipped
+benchmarks/xquad-ru by default): its questions over its own paragraphs, and Russian questions
+over the English ones (--ru-questions). For every question whose answer occurs in
 a candidate sentence, each candidate is a row labelled by whether it holds the gold answer;
 a logistic model is fitted on the questions of even-numbered paragraphs and its top-1 accuracy
 reported on the odd ones, then refitted on all and written to index/calibration.json under
 "sentence". Run scripts/calibrate.py after it: the answer confidence reads these chances.
 
-    python scripts/fit_sentences.py --model multilingual-e5-small --ru xquad.ru.json --write
+    python scripts/fit_sentences.py --model multilingual-e5-small --write
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from calibrate import XQUAD, _engine  # noqa: E402
+from calibrate import RU, RU_QUESTIONS, XQUAD, _engine  # noqa: E402
 from index import answer, calibration, search, store  # noqa: E402
 from index.embedding import canonical_name, load_embedder  # noqa: E402
 from index.evaluate import _norm, load_squad  # noqa: E402
@@ -77,7 +78,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=os.environ.get("NEWSQA_EMBEDDING_MODEL", "multilingual-e5-small"))
     ap.add_argument("--squad", type=Path, default=XQUAD)
-    ap.add_argument("--ru", type=Path, help="Russian XQuAD file with the same question ids")
+    ap.add_argument("--ru", type=Path, default=RU, help="Russian XQuAD file with the same question ids (default: the shipped proxy)")
+    ap.add_argument("--ru-questions", type=Path, default=RU_QUESTIONS,
+                    help="Russian questions asked of the English paragraphs (default: all 1,190, shipped)")
     ap.add_argument("--cache", type=Path, help="keep the built indexes here and reuse them")
     ap.add_argument("--write", action="store_true", help="write the model into index/calibration.json")
     args = ap.parse_args()
@@ -90,7 +93,7 @@ def main() -> None:
         full = _engine(rows_en, base / "full", embedder)
         data += rows_for(full, items_en, "en")
         if args.ru:
-            data += rows_for(full, load_squad(args.squad, args.ru)[1], "ru>en")
+            data += rows_for(full, load_squad(args.squad, args.ru_questions)[1], "ru>en")
             rows_ru, items_ru = load_squad(args.ru)
             data += rows_for(_engine(rows_ru, base / "ru", embedder), items_ru, "ru")
     entry = fit([r for r in data if r[1] == 0])

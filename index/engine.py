@@ -23,7 +23,7 @@ from index.answer import Answer
 from index.embedding import Embedder
 from index.errors import BadQuestion, IndexDamaged, IndexMismatch, IndexMissing
 from index.followup import resolve_followup
-from index.query import Query, analyse, surface_form
+from index.query import Query, analyse, cased_form, lower_case_rare_words, surface_form
 from index.search import Hit, hybrid_search
 from index.terms import script
 from index.text import normalise_question
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 MAX_K = 50
 MAX_OFFSET = 1000
+MAX_CASED_WORDS = 4  # rare lower-case words looked up for their capitalised form, per question
 
 
 class Snapshot:
@@ -170,8 +171,23 @@ class Engine:
             row = db.execute("select p.text from passages_fts f join passages p on p.id = f.rowid "
                              "where passages_fts match ? limit 1", ['"' + c.key + '"']).fetchone()
             c.shown = surface_form(c.key, [row[0]] if row else [])
+        self._restore_case(db, query, snap.passage_count)
         qvec = self.embedder.encode_queries([query.dense_text()])[0]
         return query, snap, qvec, resolved
+
+    @staticmethod
+    def _restore_case(db: Any, query: Query, passages: int) -> None:
+        """Write rare lower-case question words as the articles do, for the embedding model."""
+        rare = lower_case_rare_words(query, store.key_frequencies(db, [k for t in query.terms for k in t.keys]),
+                                     passages)
+        for word in rare[:MAX_CASED_WORDS]:
+            term = next(t for t in query.terms if t.text == word)
+            texts = [r[0] for r in db.execute(
+                "select p.text from passages_fts f join passages p on p.id = f.rowid where passages_fts match ? limit 3",
+                [" OR ".join('"' + k.replace('"', '""') + '"' for k in term.keys)])]
+            form = cased_form(word, texts)
+            if form:
+                query.cased[word] = form
 
     def search(self, question: str, k: int = 10, offset: int = 0, previous: str | None = None) -> list[Hit]:
         """Ranked passages with each retriever's rank and score."""

@@ -20,6 +20,8 @@ from index.text import STOPWORDS
 MAX_EDITS_SHORT = 1      # words of up to 6 letters
 MAX_EDITS_LONG = 2
 MIN_CORRECTABLE = 4      # shorter words are never corrected
+# A lower-case question word is looked up for its capitalised form when at most this share of passages hold it.
+RARE_SHARE = 0.02
 # Words that only frame a question ("what happened on...", "which arrests took place...").
 QUESTION_FILLER = frozenset("""happen happened happens happening occur occurred occurs took take takes taking place
     event events произошло произошли происходило случилось случилась случились было события событие""".split())
@@ -53,6 +55,9 @@ class Query:
     dates: list[DateMention] = field(default_factory=list)
     corrections: list[Correction] = field(default_factory=list)
     matched_share: float = 1.0  # share of the question's IDF weight that the index holds at all
+    # Rare words typed in lower case that the articles write with a capital ("tsurkanu" -> "Tsurkanu"):
+    # the embedding model reads names by their capitals.
+    cased: dict[str, str] = field(default_factory=dict)
     script: str = "latin"
 
     @property
@@ -65,6 +70,8 @@ class Query:
         for c in self.corrections:
             if c.shown:
                 text = re.sub(rf"\b{re.escape(c.typed)}\b", c.shown, text)
+        for typed, cased in self.cased.items():
+            text = re.sub(rf"(?<!\w){re.escape(typed)}(?!\w)", cased, text)
         return text
 
 
@@ -196,6 +203,40 @@ def surface_form(key: str, texts: list[str]) -> str:
             if key in word_keys(w):
                 return w
     return key
+
+
+def lower_case_rare_words(query: Query, frequencies: dict[str, int], passages: int,
+                          share: float = RARE_SHARE) -> list[str]:
+    """Question words typed all in lower case whose index key is rare (held by at most ``share`` of
+    the passages, and at least one): names, mostly, worth writing as the articles do."""
+    corrected = {c.typed for c in query.corrections}
+    limit = max(3, int(share * passages))
+    out = []
+    for t in query.terms:
+        if t.is_date or t.text != t.text.lower() or t.text in corrected or not t.text.isalpha():
+            continue
+        df = max((frequencies.get(k, 0) for k in t.keys), default=0)
+        if 0 < df <= limit:
+            out.append(t.text)
+    return out
+
+
+def cased_form(word: str, texts: list[str]) -> str | None:
+    """``word`` as these passages write it when they mostly capitalise it inside a sentence
+    ("Tsurkanu" for "tsurkanu"); None when they do not, or do not hold that form."""
+    capital = small = 0
+    form = None
+    for text in texts:
+        for m in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.I):
+            before = text[:m.start()].rstrip()
+            if not before or before[-1] in ".!?\"«“":
+                continue  # opens a sentence: its capital says nothing
+            if m.group(0)[:1].isupper():
+                capital += 1
+                form = m.group(0)
+            else:
+                small += 1
+    return form if form and capital > small else None
 
 
 def key_weights(query: Query) -> dict[str, Any]:

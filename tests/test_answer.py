@@ -131,3 +131,70 @@ def test_clip_prefers_the_rare_question_words_and_marks_the_cut(corpus_copy, tmp
     cited = next(c for c in result.citations if c.cited)
     start, end = cited.highlights[0]
     assert cited.text[start:end] in result.answer
+
+
+def _features(question, sentences, frequencies):
+    from index.answer import _Candidate, coverage, sentence_features
+    from index.query import analyse
+    from index.search import Hit
+
+    query = analyse(question, lambda keys: {k: frequencies.get(k, 1) for k in keys}, 1000)
+    text = " ".join(sentences)
+    cands, at = [], 0
+    for s in sentences:
+        start = text.index(s, at)
+        at = start + len(s)
+        cands.append(_Candidate(0, start, at, s, coverage(query, s), 0.5, 0.0))
+    hit = Hit(1, "a", 1.0, 1, 1.0, 1, 1.0, text, 0, len(text), "t", None, None, None, None)
+    return sentence_features(query, cands, [coverage(query, text)], [hit], None)
+
+
+def test_sentence_features_weigh_the_words_that_tell_the_sentences_apart():
+    """The article's topic ("Black Death", in every sentence) weighs less than the word only one
+    sentence holds ("blamed"), although the topic words are rarer in the whole index."""
+    sentences = ["The Black Death ravaged much of the Islamic world.",
+                 "The Black Death reached Paris, where a report blamed the heavens.",
+                 "The Black Death killed a third of Europe."]
+    rows = _features("What was the Black Death blamed on?", sentences, {"black": 5, "death": 5, "blame": 40})
+    assert rows[1]["lcov"] > rows[0]["lcov"] + 0.3
+    assert rows[0]["cnorm"] < 1.0 and rows[1]["cnorm"] == 1.0 and rows[1]["lnorm"] == 1.0
+    assert [r["first"] for r in rows] == [1.0, 0.0, 0.0]
+    assert rows[1]["prevcov"] > 0 and rows[2]["nextcov"] == 0.0
+
+
+def test_sentence_features_count_question_word_pairs_that_stand_together():
+    sentences = ["Venom formed in Newcastle in 1979 and is reckoned the first black metal band.",
+                 "Black clouds and heavy metal music filled the first night."]
+    rows = _features("Which band was the first black metal band?", sentences, {})
+    assert rows[0]["pairs"] > rows[1]["pairs"]
+    assert rows[0]["pairs"] == 0.75  # "band ... first" is the one pair not in that order
+
+
+def test_sentence_features_mark_the_sentence_stating_the_asked_date():
+    sentences = ["On 16 October a man was arrested in Krasnodar.",
+                 "On 19 October police detained 22 participants of a rally."]
+    rows = _features("Which arrests took place on October 19?", sentences, {})
+    assert [r["sdate"] for r in rows] == [0.0, 1.0]
+    assert _features("Which arrests took place in Krasnodar?", sentences, {})[0]["sdate"] == 0.0
+
+
+def test_cased_form_follows_how_the_articles_write_a_word_inside_sentences():
+    from index.query import cased_form
+
+    texts = ["He identifies him as Grigory Tsurkanu from Domodedovo. Tsurkanu was shown captive.",
+             "Reports on Tsurkanu vary."]
+    assert cased_form("tsurkanu", texts) == "Tsurkanu"
+    assert cased_form("captive", texts) is None               # written in lower case there
+    assert cased_form("reports", texts) is None               # capital only where a sentence opens
+    assert cased_form("zabolotny", texts) is None             # not in these passages
+
+
+def test_rare_lower_case_names_are_embedded_as_the_articles_write_them(corpus_engine):
+    """A question typed in lower case is embedded like the same question with its names capitalised;
+    common words and words typed with capitals are left as typed."""
+    query, *_ = corpus_engine._prepare("where is grigory tsurkanu from")
+    assert query.dense_text() == "where is Grigory Tsurkanu from"
+    query, *_ = corpus_engine._prepare("who was detained in moscow")
+    assert "who was detained in" in query.dense_text()        # "detained" is no name
+    query, *_ = corpus_engine._prepare("Where is Grigory Tsurkanu from?")
+    assert query.cased == {}

@@ -17,7 +17,7 @@ import numpy as np
 from index import calibration
 from index.chunking import split_sentences
 from index.dates import find_dates
-from index.query import Query, key_weights
+from index.query import Query, key_weights, question_script
 from index.search import Hit
 from index.terms import date_tokens, stem, text_keys, word_keys, words
 
@@ -184,6 +184,14 @@ _NAME = re.compile(r"(?<![.!?«“\"]\s)(?<!^)(?<![.!?])\b[A-ZА-ЯЁ][a-zа-я�
                    r"|\b[A-ZА-ЯЁ][a-zа-яё]+[\s-][A-ZА-ЯЁ][a-zа-яё]+")
 _WHEN = re.compile(r"\s*(when|what year|in what year|what date|which year|what century|in which year|on what date|"
                    r"когда|в каком году|какого числа|в какой день|в каком веке|с какого|до какого)(?!\w)")
+_HOW_LONG = re.compile(r"\s*(how long|for how long|как долго|сколько (длил|длит|продолжал|времени)\w*)(?!\w)")
+# A length of time or distance: a number and its unit ("42-second", "three weeks", "5 km", "две недели").
+_MEASURE = re.compile(r"(\d[\d.,]*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|forty|fifty|"
+                      r"hundred|several|few|many)|(?<!\w)(?:один|одна|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять|"
+                      r"несколько))[\s-]*(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies)|"
+                      r"miles?|kilomet(?:er|re)s?|km|met(?:er|re)s?|feet|foot|inch(?:es)?|"
+                      r"секунд\w*|минут\w*|час\w*|дн\w*|день|недел\w*|месяц\w*|лет|год\w*|век\w*|километр\w*|км|метр\w*)(?!\w)",
+                      re.I)
 _HOW_MANY = re.compile(r"\s*(how (many|much|long|old|far|large|big|tall|high)|what (percentage|percent|number|amount|share)|"
                        r"сколько|какое количество|какой процент|какая доля|как долго)(?!\w)")
 _WHO = re.compile(r"\s*(who|whom|whose|кто|кого|кому|кем|чей|чья|чьи|как зовут|как звали)(?!\w)")
@@ -199,6 +207,8 @@ def expected_kind(question: str) -> re.Pattern[str] | None:
     q = re.sub(r"^(and|so|but|а|и|но)\s+", "", q)
     if _WHEN.match(q):
         return _YEAR_OR_DATE
+    if _HOW_LONG.match(q):
+        return _MEASURE
     if _HOW_MANY.match(q):
         return _NUMBER
     if _WHO.match(q) or re.search(r"(?<!\w)(names? of|the names?|называ\w*|имена|имя|фамили\w*)(?!\w)", q):
@@ -214,7 +224,8 @@ def kind_bonus(kind: re.Pattern[str] | None, sentence: str, question: str) -> fl
         return 0.0
     q = question.lower()
     asked = text_keys(question)
-    patterns = [(kind, 1.0)] + ([(_NAME, PARTIAL_NAME)] if kind is _PERSON else [])
+    patterns = [(kind, 1.0)] + ([(_NAME, PARTIAL_NAME)] if kind is _PERSON else []) + (
+        [(_NUMBER, PARTIAL_NAME)] if kind is _MEASURE else [])
     for pattern, value in patterns:
         for m in pattern.finditer(sentence):
             found = m.group(0).lower()
@@ -302,7 +313,7 @@ def compose(
     features = calibration.features(
         cov=max(c.cov for c in cands), passage_cov=max(passage_cov), dense=max(c.dense for c in cands),
         best_dense=best.dense, kind=best.kind, matched=query.matched_share, asked_kind=kind is not None,
-        cross_lingual=query.matched_share < 0.5, p_best=best.score,
+        cross_lingual=question_script(question) != question_script(best.text), p_best=best.score,
         p_second=cands[1].score if len(cands) > 1 else 0.0)
     confidence = calibration.confidence(model, features)
     if confidence < (calibration.threshold(model) if min_confidence is None else min_confidence):

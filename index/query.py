@@ -176,7 +176,11 @@ def correct(term: QueryTerm, vocabulary: Callable[[str], list[tuple[str, int]]])
         return None
     tries: list[tuple[str, str]] = [(term.keys[-1], script(word))]
     if script(word) == "cyrillic" and word[:1].isupper():
-        tries.append((word_keys(transliterate(term.keys[-1]))[0], "latin"))
+        # The whole word and its stem, in Latin letters: "Сергей" is "sergey", its stem "серг" only "serg".
+        for form in dict.fromkeys((word.lower(), term.keys[-1])):
+            latin = word_keys(transliterate(form))
+            if latin:
+                tries.append((latin[0], "latin"))
     best: tuple[int, int, str] | None = None
     for key, kind in tries:
         vocab = vocabulary(kind)

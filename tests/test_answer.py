@@ -114,6 +114,13 @@ def test_expected_answer_kind_from_the_question_word():
     assert kind_bonus(many, "It killed all 224 people aboard.", "How many people were killed?") == 1.0
     assert kind_bonus(many, "in 2015 there were 2015 deaths", "How many deaths in 2015?") == 0.0
     assert expected_kind("Why did he leave?") is None
+    long_q = "How long was the video of the Russian captives?"
+    length = expected_kind(long_q)
+    assert kind_bonus(length, "In the 42-second video, two men appeared.", long_q) == 1.0
+    assert kind_bonus(length, "A video showing two Russian captives was released.", long_q) < 1.0
+    ru = "Сколько длилось видео с пленными?"
+    assert kind_bonus(expected_kind(ru), "Видео длилось 42 секунды.", ru) == 1.0
+    assert kind_bonus(expected_kind("How long is the Rhine?"), "The Rhine is 1,230 km long.", "How long is the Rhine?") == 1.0
 
 
 def test_clip_prefers_the_rare_question_words_and_marks_the_cut(corpus_copy, tmp_path, real_embedder):

@@ -205,3 +205,9 @@ def test_rare_lower_case_names_are_embedded_as_the_articles_write_them(corpus_en
     assert "who was detained in" in query.dense_text()        # "detained" is no name
     query, *_ = corpus_engine._prepare("Where is Grigory Tsurkanu from?")
     assert query.cased == {}
+
+
+def test_a_russian_first_name_is_found_in_latin_letters_whole_not_by_its_stem(corpus_engine):
+    query, *_ = corpus_engine._prepare("Кто такой Сергей Смирнов?")
+    assert {c.to_dict()["used"] for c in query.corrections} == {"Sergey", "Smirnov"}
+    assert query.matched_share == 1.0

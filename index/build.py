@@ -40,7 +40,7 @@ CHUNK_CHARS = 900
 EMBED_BATCH = 1024
 BATCH_CHARS = 2_000_000  # article text chunked, embedded and written at a time (a longer article: alone)
 VECTOR_BATCH = 10_000  # passage vectors read back from the database at a time into the vector index
-BULK_CACHE_KIB = 262_144  # SQLite page cache while building
+BULK_CACHE_KIB = 65_536  # SQLite page cache while building: the file itself stays in the OS page cache
 SPOOL_NAME = "articles.spool"  # the articles to embed, parked in the build folder while it is written
 
 

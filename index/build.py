@@ -3,10 +3,10 @@
 The new index is written beside the live one (see :mod:`index.layout`) and swapped in
 atomically, so a crash at any moment leaves the previous index whole.
 
-Memory does not grow with the corpus: planning remembers ids, hashes and signatures only and
-parks the articles to embed in a file inside the new build; they are read back, chunked,
-embedded and written a batch at a time (at most ``BATCH_CHARS`` of article text), and the
-vector index is filled from the database a batch at a time too.
+Memory does not grow with the corpus: planning remembers ids, hashes and signatures only, and
+parks the articles to embed (with their signatures) in a file inside the new build; they are
+read back, chunked, embedded and written a batch at a time (at most ``BATCH_CHARS`` of article
+text), and the vector index is filled from the database a batch at a time too.
 """
 
 from __future__ import annotations
@@ -182,13 +182,13 @@ class _Spool:
         self.path = path
         self._fh: Any = None
 
-    def add(self, article: Article) -> None:
+    def add(self, article: Article, signature: np.ndarray) -> None:
         if self._fh is None:
             self._fh = open(self.path, "wb")
-        pickle.dump(article, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((article, signature.tobytes()), self._fh, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def articles(self) -> Iterator[Article]:
-        """The parked articles in the order they were read, one at a time."""
+    def articles(self) -> Iterator[tuple[Article, bytes]]:
+        """The parked articles and their MinHash signatures, in the order they were read, one at a time."""
         self.close()
         if not self.path.exists():
             return
@@ -226,24 +226,25 @@ def _in_chunks(db: Any, sql: str, values: list[Any], size: int = 500) -> list[tu
     return out
 
 
-def _batches(articles: Iterable[Article], wanted: set[str], batch_chars: int) -> Iterator[list[Article]]:
-    """The wanted articles in reading order, in batches of at most ``batch_chars`` of text (an
-    article longer than that is a batch of its own)."""
-    batch: list[Article] = []
+def _batches(articles: Iterable[tuple[Article, bytes]], wanted: set[str],
+             batch_chars: int) -> Iterator[list[tuple[Article, bytes]]]:
+    """The wanted articles (with their signatures) in reading order, in batches of at most
+    ``batch_chars`` of text (an article longer than that is a batch of its own)."""
+    batch: list[tuple[Article, bytes]] = []
     chars = 0
-    for a in articles:
+    for a, signature in articles:
         if a.id not in wanted:
             continue
         if batch and chars + len(a.text) > batch_chars:
             yield batch
             batch, chars = [], 0
-        batch.append(a)
+        batch.append((a, signature))
         chars += len(a.text)
     if batch:
         yield batch
 
 
-def _apply(db: Any, plan: Plan, articles: Iterable[Article], embedder: Embedder, chunk_chars: int, progress: bool,
+def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embedder: Embedder, chunk_chars: int, progress: bool,
            *, reuse_from: Path | None = None, batch_chars: int = BATCH_CHARS) -> Changes:
     """Write the plan's articles a batch at a time, then delete the articles that went.
 
@@ -263,8 +264,8 @@ def _apply(db: Any, plan: Plan, articles: Iterable[Article], embedder: Embedder,
     bar = _progress(len(todo), progress)
     try:
         for batch in _batches(articles, todo, batch_chars):
-            gone = [a.id for a in batch if a.id in replaced]
-            n, ids = _write_batch(db, batch, plan.signatures, embedder, chunk_chars, sources, gone, removed)
+            gone = [a.id for a, _ in batch if a.id in replaced]
+            n, ids = _write_batch(db, batch, embedder, chunk_chars, sources, gone, removed)
             embedded += n
             added.append(ids)
             bar.update(len(batch))
@@ -291,10 +292,10 @@ def _delete_articles(db: Any, ids: list[str], removed: list[np.ndarray]) -> None
         db.execute(f"delete from articles where id in ({marks})", chunk)
 
 
-def _write_batch(db: Any, batch: list[Article], signatures: dict[str, np.ndarray], embedder: Embedder,
-                 chunk_chars: int, sources: list[Any], replaced: list[str],
-                 removed: list[np.ndarray]) -> tuple[int, np.ndarray]:
-    """Chunk, embed and insert one batch of articles, first deleting the old versions of ``replaced``.
+def _write_batch(db: Any, batch: list[tuple[Article, bytes]], embedder: Embedder, chunk_chars: int,
+                 sources: list[Any], replaced: list[str], removed: list[np.ndarray]) -> tuple[int, np.ndarray]:
+    """Chunk, embed and insert one batch of articles (with their MinHash signatures), first deleting
+    the old versions of ``replaced``.
 
     Each passage gets its keyword terms (script-aware stems and date tokens) and its sentences'
     spans and vectors, so answering a question embeds nothing but the question. Vectors are
@@ -303,7 +304,7 @@ def _write_batch(db: Any, batch: list[Article], signatures: dict[str, np.ndarray
     """
     rows: list[dict[str, Any]] = []
     sentences: list[tuple[int, dict[str, Any]]] = []  # (index into rows, sentence row)
-    for a in batch:
+    for a, _ in batch:
         title_terms = index_terms(a.title)
         for seq, span in enumerate(chunk_text(a.text, max_chars=chunk_chars)):
             text = a.text[span.start : span.end]
@@ -336,7 +337,7 @@ def _write_batch(db: Any, batch: list[Article], signatures: dict[str, np.ndarray
         db["articles"].insert_all(
             [{k: getattr(a, k) for k in ("id", "path", "title", "source", "published", "date_text", "place",
                                          "url", "text", "content_hash")}
-             | {"minhash": signatures[a.id].tobytes()} for a in batch],
+             | {"minhash": signature} for a, signature in batch],
             batch_size=500,
         )
         ids: list[int] = []

@@ -152,25 +152,24 @@ def old_files(old: Path | None) -> dict[str, tuple[str, list[str]]]:
 
 @dataclass
 class Plan:
-    """The difference between the corpus folder and the live index: ids and hashes, never article texts."""
+    """The difference between the corpus folder and the live index, in article ids (never texts)."""
 
     final: set[str]                      # every article id the new index holds
     todo: list[str]                      # ids to chunk and embed (added or changed), in reading order
     stale: list[str]                     # to delete from the copied index (changed or removed)
     files: list[dict[str, Any]]          # rows of the files table
-    signatures: dict[str, np.ndarray]    # MinHash signatures of the articles in todo
     moved: dict[str, str] = field(default_factory=dict)  # unchanged articles now in another file
 
 
 def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Path | None,
                  old_files: dict[str, tuple[str, list[str]]], rebuild: bool, report: BuildReport,
                  problems: list[BadArticle] | None = None, forget: set[str] = frozenset(),
-                 keep: Callable[[Article], None] | None = None) -> Plan:
+                 keep: Callable[[Article, np.ndarray], None] | None = None) -> Plan:
     """Parse only new or changed files, keep what broke, drop duplicate stories, count everything.
 
     Articles are read one at a time and only their id, file, content hash and signature are
-    remembered; ``keep`` is handed each new or changed article (a build parks them on disk until
-    it writes them), so planning holds no article text, whatever the size of the corpus.
+    remembered until duplicates are found; ``keep`` is handed each new or changed article with its
+    signature (a build parks them on disk until it writes them). The plan holds ids only.
     """
     _, old_arts, old_sigs = old_state(old)
     base = {} if rebuild else old_arts
@@ -195,7 +194,7 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
             sigs[item.id] = dedupe.signature(item.text)
             fresh.add(item.id)
             if keep is not None:
-                keep(item)
+                keep(item, sigs[item.id])
     report.problems = problems
     kept = kept_ids(problems, same_ids | set(parsed), base, forget)
     sigs.update({aid: old_sigs[aid] for aid in same_ids | kept if aid in old_sigs})
@@ -226,5 +225,4 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
     stale = [aid for aid in base if aid not in final or aid in changed]
     moved = {aid: path for aid, (path, _) in parsed.items()
              if aid in base and aid not in changed and base[aid][1] != path}
-    return Plan(final=final, todo=todo, stale=stale, files=files, signatures={aid: sigs[aid] for aid in todo},
-                moved=moved)
+    return Plan(final=final, todo=todo, stale=stale, files=files, moved=moved)

@@ -37,7 +37,7 @@ def test_a_build_holds_one_batch_of_articles_at_a_time(tmp_path, monkeypatch):
     real = build._write_batch
 
     def watched(db, batch, *args):
-        batches.append((len(batch), sum(len(a.text) for a in batch)))
+        batches.append((len(batch), sum(len(a.text) for a, _ in batch)))
         alive.append(_alive_articles())
         return real(db, batch, *args)
 

@@ -11,7 +11,9 @@ text), and the vector index is filled from the database a batch at a time too.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
+import gc
 import logging
 import pickle
 import shutil
@@ -40,7 +42,8 @@ CHUNK_CHARS = 900
 EMBED_BATCH = 1024
 BATCH_CHARS = 2_000_000  # article text chunked, embedded and written at a time (a longer article: alone)
 VECTOR_BATCH = 10_000  # passage vectors read back from the database at a time into the vector index
-BULK_CACHE_KIB = 65_536  # SQLite page cache while building: the file itself stays in the OS page cache
+BULK_CACHE_KIB = 65_536  # SQLite page cache while writing batches (the file itself stays in the OS page cache)
+SMALL_CACHE_KIB = 8_192  # and once they are written: the rest reads and writes in sequence
 SPOOL_NAME = "articles.spool"  # the articles to embed, parked in the build folder while it is written
 
 
@@ -136,6 +139,8 @@ def build_index(
                     db.execute("update articles set path = ? where id = ?", [path, aid])
                 db.execute("delete from files")
                 db["files"].insert_all(plan.files, batch_size=1000)
+            if len(changes.added_ids) >= VECTOR_BATCH:  # a big build: the batches' share, before the FTS merge
+                _release_memory(db)                       # and the vector index take theirs
             n_articles = db.execute("select count(*) from articles").fetchone()[0]
             # Same model name as the live index: its dimension is known without loading the model.
             dim = int(meta["dimension"]) if old and not rebuild and plan.todo == [] else embedder.dim
@@ -215,6 +220,18 @@ def _bulk_settings(db: Any) -> None:
     for pragma in ("journal_mode = off", "synchronous = off", "temp_store = memory",
                    f"cache_size = -{BULK_CACHE_KIB}"):
         db.execute(f"pragma {pragma}")
+
+
+def _release_memory(db: Any) -> None:
+    """Give back SQLite's page cache and the heap's free pages (glibc's ``malloc_trim``; nothing
+    elsewhere), so the memory the batches used is not still held while the vector index is trained."""
+    db.execute(f"pragma cache_size = -{SMALL_CACHE_KIB}")
+    db.execute("pragma shrink_memory")
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _in_chunks(db: Any, sql: str, values: list[Any], size: int = 500) -> list[tuple]:
@@ -401,7 +418,11 @@ def _write_vectors(db: Any, folder: Path, dim: int, old_index: Any, changes: Cha
     if index is None:
         all_ids = np.array([r[0] for r in db.execute("select id from passages order by id")], dtype=np.int64)
         rows = vectors.training_rows(passages)
-        train = np.vstack([v for _, v in _stored_vectors(db, dim, all_ids[rows])]) if len(rows) else None
+        train = np.empty((len(rows), dim), np.float32) if len(rows) else None
+        at = 0
+        for _, vecs in _stored_vectors(db, dim, all_ids[rows]):  # filled in place: one copy of the sample
+            train[at : at + len(vecs)] = vecs
+            at += len(vecs)
         index = vectors.new(dim, passages, train)
         del train
         for ids, vecs in _stored_vectors(db, dim):

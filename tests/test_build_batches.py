@@ -78,13 +78,16 @@ def _same(a: dict, b: dict) -> None:
         assert fields == other and np.allclose(vec, other_vec, atol=1e-3), key
 
 
-def test_batches_give_the_index_one_batch_gives_full_and_incremental(tmp_path):
+def test_batches_give_the_index_one_batch_gives_full_and_incremental(tmp_path, monkeypatch):
+    monkeypatch.setattr(vectors, "EXACT_BELOW", 50)  # an inverted file, trained on a sample read back in pieces
+    monkeypatch.setattr(build, "VECTOR_BATCH", 7)
     corpus = tmp_path / "corpus"
     feed = write_jsonl(corpus / "export.jsonl", 60, seed=4, sentences=6)
     one, many = tmp_path / "one", tmp_path / "many"
     first = [build_index(corpus, d, FakeEmbedder(), batch_chars=size) for d, size in ((one, 10**9), (many, BATCH))]
     assert first[0].embedded == first[1].embedded and first[0].passages == first[1].passages
     _same(_content(one), _content(many))
+    assert not vectors.is_exact(vectors.load(first[1].path / layout.VECTORS_NAME))
 
     lines = [json.loads(line) for line in feed.read_text().splitlines()]
     for obj in lines[:10]:  # changed: one sentence more, the rest of their passages unchanged

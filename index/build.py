@@ -2,23 +2,31 @@
 
 The new index is written beside the live one (see :mod:`index.layout`) and swapped in
 atomically, so a crash at any moment leaves the previous index whole.
+
+Memory does not grow with the corpus: planning remembers ids, hashes and signatures only, and
+parks the articles to embed (with their signatures) in a file inside the new build; they are
+read back, chunked, embedded and written a batch at a time (at most ``BATCH_CHARS`` of article
+text), and the vector index is filled from the database a batch at a time too.
 """
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
+import gc
 import logging
+import pickle
 import shutil
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from index import layout, store, vectors
-from index.changes import BuildReport, load_problems, old_files, old_meta, plan_changes, save_problems
+from index.changes import BuildReport, Plan, load_problems, old_files, old_meta, plan_changes, save_problems
 from index.chunking import chunk_text, split_sentences
 from index.terms import index_terms
 from index.embedding import Embedder
@@ -32,7 +40,11 @@ log = logging.getLogger(__name__)
 INDEX_FORMAT = "4"
 CHUNK_CHARS = 900
 EMBED_BATCH = 1024
-BULK_CACHE_KIB = 262_144  # SQLite page cache while building
+BATCH_CHARS = 2_000_000  # article text chunked, embedded and written at a time (a longer article: alone)
+VECTOR_BATCH = 10_000  # passage vectors read back from the database at a time into the vector index
+BULK_CACHE_KIB = 65_536  # SQLite page cache while writing batches (the file itself stays in the OS page cache)
+SMALL_CACHE_KIB = 8_192  # and once they are written: the rest reads and writes in sequence
+SPOOL_NAME = "articles.spool"  # the articles to embed, parked in the build folder while it is written
 
 
 def build_index(
@@ -46,6 +58,7 @@ def build_index(
     chunk_chars: int = CHUNK_CHARS,
     forget: set[str] = frozenset(),
     max_remove_share: float | None = None,
+    batch_chars: int = BATCH_CHARS,
 ) -> BuildReport:
     """Bring the index in ``data_dir`` up to date with ``corpus_dir``.
 
@@ -53,6 +66,7 @@ def build_index(
     ``max_remove_share``: refuse (:class:`TooManyRemovals`) a build that would drop more than
     this share of the live index's articles, ``forget`` aside: an empty or wrong folder must
     not wipe the index. None: no limit.
+    ``batch_chars``: article text chunked, embedded and written at a time; it bounds the build's memory.
     """
     started = time.monotonic()
     corpus_dir = corpus_dir.resolve()
@@ -92,20 +106,22 @@ def build_index(
         touched = any(previous_files.get(rel, ("",))[0] != sha for rel, (_, sha) in hashes.items())
         if touched and not dry_run and hasattr(embedder, "preload"):
             embedder.preload()  # new or changed files: overlap the model's import with reading them
-        plan = plan_changes(corpus_dir, hashes, old, previous_files, rebuild, report, unreadable, forget)
-        if max_remove_share is not None and report.before and len(report.lost) > max_remove_share * report.before:
-            report.seconds = time.monotonic() - started
-            raise TooManyRemovals(
-                f"refused: this would remove {len(report.lost)} of the {report.before} indexed articles "
-                f"({len(report.lost) / report.before:.0%}, more than NEWSQA_MAX_REMOVE_SHARE={max_remove_share:g}) "
-                f"from {corpus_dir}; is it the right folder? If this is intended, run again with --force",
-                report)
-        if dry_run:
-            report.seconds = time.monotonic() - started
-            return report
-
-        tmp = layout.new_build_dir(data_dir)
+        tmp = None if dry_run else layout.new_build_dir(data_dir)
+        spool = None if tmp is None else _Spool(tmp / SPOOL_NAME)
         try:
+            plan = plan_changes(corpus_dir, hashes, old, previous_files, rebuild, report, unreadable, forget,
+                                keep=spool.add if spool else None)
+            if max_remove_share is not None and report.before and len(report.lost) > max_remove_share * report.before:
+                report.seconds = time.monotonic() - started
+                raise TooManyRemovals(
+                    f"refused: this would remove {len(report.lost)} of the {report.before} indexed articles "
+                    f"({len(report.lost) / report.before:.0%}, more than NEWSQA_MAX_REMOVE_SHARE={max_remove_share:g}) "
+                    f"from {corpus_dir}; is it the right folder? If this is intended, run again with --force",
+                    report)
+            if spool is None:  # a dry run
+                report.seconds = time.monotonic() - started
+                return report
+
             incremental = bool(old and not rebuild)
             if incremental:
                 shutil.copyfile(old / layout.DB_NAME, tmp / layout.DB_NAME)
@@ -114,13 +130,17 @@ def build_index(
             db = store.open_db(tmp / layout.DB_NAME)
             _bulk_settings(db)
             store.migrate(db)
-            changes = _apply(db, plan.stale, plan.todo, plan.signatures, embedder, chunk_chars, progress)
+            changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress,
+                             reuse_from=old / layout.DB_NAME if incremental else None, batch_chars=batch_chars)
+            spool.remove()
             report.embedded = changes.embedded
             with db.conn:
                 for aid, path in plan.moved.items():
                     db.execute("update articles set path = ? where id = ?", [path, aid])
                 db.execute("delete from files")
                 db["files"].insert_all(plan.files, batch_size=1000)
+            if len(changes.added_ids) >= VECTOR_BATCH:  # a big build: the batches' share, before the FTS merge
+                _release_memory(db)                       # and the vector index take theirs
             n_articles = db.execute("select count(*) from articles").fetchone()[0]
             # Same model name as the live index: its dimension is known without loading the model.
             dim = int(meta["dimension"]) if old and not rebuild and plan.todo == [] else embedder.dim
@@ -140,7 +160,9 @@ def build_index(
             db.conn.close()
             report.path = layout.publish(data_dir, tmp)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp is not None:
+                spool.close()
+                shutil.rmtree(tmp, ignore_errors=True)
             raise
         layout.clean_old_builds(data_dir)
     report.seconds = time.monotonic() - started
@@ -149,12 +171,47 @@ def build_index(
 
 @dataclass
 class Changes:
-    """What :func:`_apply` did to the passages, for the vector index to follow."""
+    """What :func:`_apply` did to the passages, for the vector index to follow (ids only: the
+    vectors are read back from the database)."""
 
     embedded: int
     added_ids: np.ndarray
-    added_vectors: np.ndarray
     removed_ids: np.ndarray
+
+
+class _Spool:
+    """The articles a build will embed, parked on disk between planning and writing: planning must
+    see every article (duplicates, removals) before any is written, and must not hold them all."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: Any = None
+
+    def add(self, article: Article, signature: np.ndarray) -> None:
+        if self._fh is None:
+            self._fh = open(self.path, "wb")
+        pickle.dump((article, signature.tobytes()), self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def articles(self) -> Iterator[tuple[Article, bytes]]:
+        """The parked articles and their MinHash signatures, in the order they were read, one at a time."""
+        self.close()
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as fh:
+            while True:
+                try:
+                    yield pickle.load(fh)
+                except EOFError:
+                    return
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def remove(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
 
 
 def _bulk_settings(db: Any) -> None:
@@ -163,6 +220,18 @@ def _bulk_settings(db: Any) -> None:
     for pragma in ("journal_mode = off", "synchronous = off", "temp_store = memory",
                    f"cache_size = -{BULK_CACHE_KIB}"):
         db.execute(f"pragma {pragma}")
+
+
+def _release_memory(db: Any) -> None:
+    """Give back SQLite's page cache and the heap's free pages (glibc's ``malloc_trim``; nothing
+    elsewhere), so the memory the batches used is not still held while the vector index is trained."""
+    db.execute(f"pragma cache_size = -{SMALL_CACHE_KIB}")
+    db.execute("pragma shrink_memory")
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _in_chunks(db: Any, sql: str, values: list[Any], size: int = 500) -> list[tuple]:
@@ -174,17 +243,85 @@ def _in_chunks(db: Any, sql: str, values: list[Any], size: int = 500) -> list[tu
     return out
 
 
-def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str, np.ndarray],
-           embedder: Embedder, chunk_chars: int, progress: bool) -> Changes:
-    """Delete stale articles, insert new ones; reuse any vector whose passage or sentence text is unchanged.
+def _batches(articles: Iterable[tuple[Article, bytes]], wanted: set[str],
+             batch_chars: int) -> Iterator[list[tuple[Article, bytes]]]:
+    """The wanted articles (with their signatures) in reading order, in batches of at most
+    ``batch_chars`` of text (an article longer than that is a batch of its own)."""
+    batch: list[tuple[Article, bytes]] = []
+    chars = 0
+    for a, signature in articles:
+        if a.id not in wanted:
+            continue
+        if batch and chars + len(a.text) > batch_chars:
+            yield batch
+            batch, chars = [], 0
+        batch.append((a, signature))
+        chars += len(a.text)
+    if batch:
+        yield batch
+
+
+def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embedder: Embedder, chunk_chars: int, progress: bool,
+           *, reuse_from: Path | None = None, batch_chars: int = BATCH_CHARS) -> Changes:
+    """Write the plan's articles a batch at a time, then delete the articles that went.
+
+    ``articles`` holds at least the plan's ``todo`` (others are skipped). A changed article's old
+    rows are deleted in the batch that writes its new ones; removed articles go last, so a
+    renamed article still finds their vectors. Any vector whose passage or sentence text is
+    already in the index being written (or in the live one, ``reuse_from``) is reused, not embedded.
+    What changed is returned, so the vector index is updated rather than rebuilt.
+    """
+    todo = set(plan.todo)
+    replaced = todo & set(plan.stale)
+    reuse = store.open_db(reuse_from, readonly=True) if reuse_from else None
+    sources = [db] + ([reuse] if reuse else [])
+    added: list[np.ndarray] = []
+    removed: list[np.ndarray] = []
+    embedded = 0
+    bar = _progress(len(todo), progress)
+    try:
+        for batch in _batches(articles, todo, batch_chars):
+            gone = [a.id for a, _ in batch if a.id in replaced]
+            n, ids = _write_batch(db, batch, embedder, chunk_chars, sources, gone, removed)
+            embedded += n
+            added.append(ids)
+            bar.update(len(batch))
+    finally:
+        bar.close()
+        if reuse is not None:
+            reuse.conn.close()
+    with db.conn:
+        _delete_articles(db, [aid for aid in plan.stale if aid not in replaced], removed)
+    return Changes(embedded=embedded, added_ids=np.concatenate(added) if added else np.zeros(0, np.int64),
+                   removed_ids=np.concatenate(removed) if removed else np.zeros(0, np.int64))
+
+
+def _delete_articles(db: Any, ids: list[str], removed: list[np.ndarray]) -> None:
+    """Delete these articles with their passages and sentences; their passage ids go to ``removed``."""
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        removed.append(np.array([r[0] for r in db.execute(f"select id from passages where article_id in ({marks})",
+                                                          chunk)], dtype=np.int64))
+        db.execute(f"delete from sentences where passage_id in (select id from passages where article_id in ({marks}))",
+                   chunk)
+        db.execute(f"delete from passages where article_id in ({marks})", chunk)
+        db.execute(f"delete from articles where id in ({marks})", chunk)
+
+
+def _write_batch(db: Any, batch: list[tuple[Article, bytes]], embedder: Embedder, chunk_chars: int,
+                 sources: list[Any], replaced: list[str], removed: list[np.ndarray]) -> tuple[int, np.ndarray]:
+    """Chunk, embed and insert one batch of articles (with their MinHash signatures), first deleting
+    the old versions of ``replaced``.
 
     Each passage gets its keyword terms (script-aware stems and date tokens) and its sentences'
-    spans and vectors, so answering a question embeds nothing but the question. What changed
-    is returned, so the vector index is updated rather than rebuilt.
+    spans and vectors, so answering a question embeds nothing but the question. Vectors are
+    looked up in ``sources`` by text hash first. Returns how many texts were embedded and the
+    new passage ids.
     """
     rows: list[dict[str, Any]] = []
     sentences: list[tuple[int, dict[str, Any]]] = []  # (index into rows, sentence row)
-    for a in todo:
+    for a, _ in batch:
         title_terms = index_terms(a.title)
         for seq, span in enumerate(chunk_text(a.text, max_chars=chunk_chars)):
             text = a.text[span.start : span.end]
@@ -195,41 +332,29 @@ def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str,
                 sentence = text[s.start : s.end]
                 sentences.append((len(rows) - 1, {"start": s.start, "end": s.end, "text": sentence,
                                                   "text_hash": store.text_hash(sentence)}))
-    removed = np.array([r[0] for r in _in_chunks(db, "select id from passages where article_id in ({marks})", stale)],
-                       dtype=np.int64)
-    reusable = _known_vectors(db, "passages", {r["text_hash"] for r in rows}, store.blob_vector)
-    reusable.update(_known_vectors(db, "sentences", {s["text_hash"] for _, s in sentences} - set(reusable),
-                                   store.blob_vector16))
+    wanted = {r["text_hash"] for r in rows} | {s["text_hash"] for _, s in sentences}
+    reusable: dict[str, np.ndarray] = {}
+    for source in sources:
+        reusable.update(_known_vectors(source, "passages", wanted - set(reusable), store.blob_vector))
+        reusable.update(_known_vectors(source, "sentences", wanted - set(reusable), store.blob_vector16))
     unique: dict[str, str] = {}
     for r in [*rows, *(s for _, s in sentences)]:
         if r["text_hash"] not in reusable:
             unique.setdefault(r["text_hash"], r["text"])
-    if unique:
-        keys = list(unique)
-        bar = _progress(len(keys), progress)
-        for i in range(0, len(keys), EMBED_BATCH):
-            batch = keys[i : i + EMBED_BATCH]
-            vecs = embedder.encode_documents([unique[h] for h in batch])
-            if vecs.shape != (len(batch), embedder.dim):
-                raise ValueError(f"embedder returned {vecs.shape}, expected ({len(batch)}, {embedder.dim})")
-            for h, v in zip(batch, vecs):
-                reusable[h] = np.asarray(v, dtype=np.float32)
-            bar.update(len(batch))
-        bar.close()
-    for r in rows:
-        r["vector"] = store.vector_blob(reusable[r["text_hash"]])
+    keys = list(unique)
+    for i in range(0, len(keys), EMBED_BATCH):
+        chunk = keys[i : i + EMBED_BATCH]
+        vecs = embedder.encode_documents([unique[h] for h in chunk])
+        if vecs.shape != (len(chunk), embedder.dim):
+            raise ValueError(f"embedder returned {vecs.shape}, expected ({len(chunk)}, {embedder.dim})")
+        for h, v in zip(chunk, vecs):
+            reusable[h] = np.asarray(v, dtype=np.float32)
     with db.conn:
-        for i in range(0, len(stale), 500):
-            chunk = stale[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            db.execute(f"delete from sentences where passage_id in (select id from passages where article_id in ({marks}))",
-                       chunk)
-            db.execute(f"delete from passages where article_id in ({marks})", chunk)
-            db.execute(f"delete from articles where id in ({marks})", chunk)
+        _delete_articles(db, replaced, removed)
         db["articles"].insert_all(
             [{k: getattr(a, k) for k in ("id", "path", "title", "source", "published", "date_text", "place",
                                          "url", "text", "content_hash")}
-             | {"minhash": signatures[a.id].tobytes()} for a in todo],
+             | {"minhash": signature} for a, signature in batch],
             batch_size=500,
         )
         ids: list[int] = []
@@ -237,17 +362,14 @@ def _apply(db: Any, stale: list[str], todo: list[Article], signatures: dict[str,
             cur = db.execute(
                 "insert into passages (article_id, seq, start, end, text, text_hash, vector, terms, title_terms) "
                 "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [r["article_id"], r["seq"], r["start"], r["end"], r["text"], r["text_hash"], r["vector"], r["terms"],
-                 r["title_terms"]])
+                [r["article_id"], r["seq"], r["start"], r["end"], r["text"], r["text_hash"],
+                 store.vector_blob(reusable[r["text_hash"]]), r["terms"], r["title_terms"]])
             ids.append(int(cur.lastrowid))
         db.conn.executemany(
             "insert into sentences (passage_id, start, end, text_hash, vector) values (?, ?, ?, ?, ?)",
             [(ids[ri], s["start"], s["end"], s["text_hash"], store.vector_blob16(reusable[s["text_hash"]]))
              for ri, s in sentences])
-    added = (np.vstack([reusable[r["text_hash"]] for r in rows]).astype(np.float32) if rows
-             else np.zeros((0, 0), np.float32))
-    return Changes(embedded=len(unique), added_ids=np.array(ids, dtype=np.int64), added_vectors=added,
-                   removed_ids=removed)
+    return len(unique), np.array(ids, dtype=np.int64)
 
 
 def _known_vectors(db: Any, table: str, hashes: set[str], decode: Any) -> dict[str, np.ndarray]:
@@ -262,14 +384,49 @@ def _known_vectors(db: Any, table: str, hashes: set[str], decode: Any) -> dict[s
     return out
 
 
+def _stored_vectors(db: Any, dim: int, ids: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(ids, vectors)`` of passages in id order, at most ``VECTOR_BATCH`` at a time: all of them,
+    or those of ``ids`` (sorted)."""
+    def matrix(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+        return (np.array([r[0] for r in rows], dtype=np.int64),
+                np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim))
+
+    if ids is None:
+        cur = db.execute("select id, vector from passages order by id")
+        while rows := cur.fetchmany(VECTOR_BATCH):
+            yield matrix(rows)
+        return
+    wanted = [int(i) for i in ids]
+    for i in range(0, len(wanted), VECTOR_BATCH):
+        rows = _in_chunks(db, "select id, vector from passages where id in ({marks})", wanted[i : i + VECTOR_BATCH])
+        if rows:
+            yield matrix(sorted(rows))
+
+
 def _write_vectors(db: Any, folder: Path, dim: int, old_index: Any, changes: Changes) -> int:
-    """Write the FAISS index: the live one less what was removed plus what was added, or a new one."""
+    """Write the FAISS index: the live one less what was removed plus what was added, or a new one
+    filled from the database's vectors, ``VECTOR_BATCH`` at a time."""
     passages = db.execute("select count(*) from passages").fetchone()[0]
-    added = changes.added_vectors.reshape(-1, dim) if len(changes.added_ids) else np.zeros((0, dim), np.float32)
-    if old_index is None:
-        index = vectors.build(added, changes.added_ids)
-    else:
-        index = vectors.update(old_index, added, changes.added_ids, changes.removed_ids)
+    index = old_index
+    if index is not None:
+        vectors.remove(index, changes.removed_ids)
+        if vectors.fits(index, passages):
+            for ids, vecs in _stored_vectors(db, dim, np.sort(changes.added_ids)):
+                vectors.add(index, vecs, ids)
+        else:
+            index = None  # it must change kind or has outgrown its lists: trained afresh below
+    if index is None:
+        all_ids = np.array([r[0] for r in db.execute("select id from passages order by id")], dtype=np.int64)
+        rows = vectors.training_rows(passages)
+        train = np.empty((len(rows), dim), np.float32) if len(rows) else None
+        at = 0
+        for _, vecs in _stored_vectors(db, dim, all_ids[rows]):  # filled in place: one copy of the sample
+            train[at : at + len(vecs)] = vecs
+            at += len(vecs)
+        index = vectors.new(dim, passages, train)
+        del train
+        for ids, vecs in _stored_vectors(db, dim):
+            vectors.add(index, vecs, ids)
     if index.ntotal != passages:
         raise RuntimeError(f"vector index holds {index.ntotal} vectors for {passages} passages")
     vectors.save(index, folder / layout.VECTORS_NAME)
@@ -287,4 +444,4 @@ def _progress(total: int, enabled: bool) -> Any:
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="passage", desc="embedding")
+    return tqdm(total=total, unit="article", desc="indexing")

@@ -10,13 +10,13 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from index import dedupe, layout, store
 from index.errors import BadArticle
-from index.ingest import Article, read_corpus
+from index.ingest import Article, iter_corpus
 
 
 @dataclass
@@ -152,47 +152,60 @@ def old_files(old: Path | None) -> dict[str, tuple[str, list[str]]]:
 
 @dataclass
 class Plan:
-    """The difference between the corpus folder and the live index."""
+    """The difference between the corpus folder and the live index, in article ids (never texts)."""
 
     final: set[str]                      # every article id the new index holds
-    todo: list[Article]                  # to chunk and embed (added or changed)
+    todo: list[str]                      # ids to chunk and embed (added or changed), in reading order
     stale: list[str]                     # to delete from the copied index (changed or removed)
     files: list[dict[str, Any]]          # rows of the files table
-    signatures: dict[str, np.ndarray]
     moved: dict[str, str] = field(default_factory=dict)  # unchanged articles now in another file
 
 
 def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Path | None,
                  old_files: dict[str, tuple[str, list[str]]], rebuild: bool, report: BuildReport,
-                 problems: list[BadArticle] | None = None, forget: set[str] = frozenset()) -> Plan:
-    """Parse only new or changed files, keep what broke, drop duplicate stories, count everything."""
+                 problems: list[BadArticle] | None = None, forget: set[str] = frozenset(),
+                 keep: Callable[[Article, np.ndarray], None] | None = None) -> Plan:
+    """Parse only new or changed files, keep what broke, drop duplicate stories, count everything.
+
+    Articles are read one at a time and only their id, file, content hash and signature are
+    remembered until duplicates are found; ``keep`` is handed each new or changed article with its
+    signature (a build parks them on disk until it writes them). The plan holds ids only.
+    """
     _, old_arts, old_sigs = old_state(old)
     base = {} if rebuild else old_arts
     same_files = {rel for rel, (_, sha) in hashes.items() if rel in old_files and old_files[rel][0] == sha}
     same_ids = {aid for rel in same_files for aid in old_files[rel][1] if aid in base}
-    parsed, found = read_corpus(corpus_dir, files=[hashes[rel][0] for rel in hashes if rel not in same_files])
-    problems = (problems or []) + found
-    for a in [a for a in parsed if a.id in same_ids]:
-        problems.append(BadArticle(a.path, f"duplicate article id {a.id!r} (also in {base[a.id][1]}); skipped",
-                                   kind="duplicate"))
-    parsed = [a for a in parsed if a.id not in same_ids]
+    problems = list(problems or [])
+    parsed: dict[str, tuple[str, str]] = {}  # id: (file, content hash), in reading order
+    sigs: dict[str, np.ndarray] = {}
+    fresh: set[str] = set()
+    for item in iter_corpus(corpus_dir, files=[hashes[rel][0] for rel in hashes if rel not in same_files]):
+        if isinstance(item, BadArticle):
+            problems.append(item)
+            continue
+        if item.id in same_ids:
+            problems.append(BadArticle(item.path, f"duplicate article id {item.id!r} (also in {base[item.id][1]}); "
+                                                  "skipped", kind="duplicate"))
+            continue
+        parsed[item.id] = (item.path, item.content_hash)
+        if item.id in base and base[item.id][0] == item.content_hash and item.id in old_sigs:
+            sigs[item.id] = old_sigs[item.id]
+        else:
+            sigs[item.id] = dedupe.signature(item.text)
+            fresh.add(item.id)
+            if keep is not None:
+                keep(item, sigs[item.id])
     report.problems = problems
-    kept = kept_ids(problems, same_ids | {a.id for a in parsed}, base, forget)
-    sigs = {aid: old_sigs[aid] for aid in same_ids | kept if aid in old_sigs}
-    fresh = {}
-    for a in parsed:
-        unchanged = a.id in base and base[a.id][0] == a.content_hash and a.id in old_sigs
-        sigs[a.id] = old_sigs[a.id] if unchanged else dedupe.signature(a.text)
-        if not unchanged:
-            fresh[a.id] = a
+    kept = kept_ids(problems, same_ids | set(parsed), base, forget)
+    sigs.update({aid: old_sigs[aid] for aid in same_ids | kept if aid in old_sigs})
     order = sorted(aid for aid in sigs if aid not in fresh) + sorted(fresh)
-    dupes = dedupe.find_duplicates(sigs, order, fresh=set(fresh))
+    dupes = dedupe.find_duplicates(sigs, order, fresh=fresh)
     report.duplicates = [(dup, orig, sim) for dup, (orig, sim) in sorted(dupes.items())]
-    dupe_paths = {a.path for a in parsed if a.id in dupes}
-    parsed = [a for a in parsed if a.id not in dupes]
-    final = same_ids | kept | {a.id for a in parsed}
-    todo = [a for a in parsed if a.id not in base or base[a.id][0] != a.content_hash]
-    changed = {a.id for a in todo if a.id in base}
+    dupe_paths = {parsed[aid][0] for aid in dupes if aid in parsed}
+    parsed = {aid: v for aid, v in parsed.items() if aid not in dupes}
+    final = same_ids | kept | set(parsed)
+    todo = [aid for aid, (_, chash) in parsed.items() if aid not in base or base[aid][0] != chash]
+    changed = {aid for aid in todo if aid in base}
     report.added = len(todo) - len(changed)
     report.changed = len(changed)
     report.unchanged = len(final) - len(todo) - len(kept)
@@ -204,11 +217,12 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
     # removal, must be noticed even though their bytes did not change.
     bad = {p.path for p in problems} | dupe_paths
     by_path: dict[str, list[str]] = {}
-    for a in parsed:
-        by_path.setdefault(a.path, []).append(a.id)
+    for aid, (path, _) in parsed.items():
+        by_path.setdefault(path, []).append(aid)
     files = [{"path": rel, "sha256": sha, "article_ids": json.dumps(old_files[rel][1] if rel in same_files
                                                                     else by_path.get(rel, []))}
              for rel, (_, sha) in hashes.items() if rel not in bad]
     stale = [aid for aid in base if aid not in final or aid in changed]
-    moved = {a.id: a.path for a in parsed if a.id in base and a.id not in changed and base[a.id][1] != a.path}
-    return Plan(final=final, todo=todo, stale=stale, files=files, signatures=sigs, moved=moved)
+    moved = {aid: path for aid, (path, _) in parsed.items()
+             if aid in base and aid not in changed and base[aid][1] != path}
+    return Plan(final=final, todo=todo, stale=stale, files=files, moved=moved)

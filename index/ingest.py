@@ -2,7 +2,8 @@
 
 A file that cannot be read is reported as a :class:`BadArticle` (with its line for JSONL)
 and skipped; every other article still indexes. A JSONL file is read line by line, so its
-size has no limit; each article has one.
+size has no limit; each article has one. :func:`iter_corpus` hands articles over one at a
+time, so a build never holds a whole corpus.
 """
 
 from __future__ import annotations
@@ -288,38 +289,67 @@ def _jsonl_lines(path: Path, rel: str) -> Iterator[tuple[int, str | BadArticle]]
             yield n, text.rstrip("\r\n")
 
 
-def read_jsonl_file(path: Path, rel: str) -> tuple[list[Article], list[BadArticle]]:
-    """A JSONL file streamed line by line: memory grows with its articles, never with a copy of the file."""
-    articles: list[Article] = []
-    problems: list[BadArticle] = []
+def iter_jsonl_file(path: Path, rel: str) -> Iterator[Article | BadArticle]:
+    """A JSONL file streamed line by line: its articles and bad lines one at a time, in line order."""
     seen_text = False
     for n, line in _jsonl_lines(path, rel):
         if isinstance(line, BadArticle):
-            problems.append(line)
             seen_text = True
+            yield line
             continue
         if not line.strip():
             continue
         seen_text = True
         if "\x00" in line:
-            problems.append(BadArticle(rel, "binary data (NUL bytes) on this line", n))
+            yield BadArticle(rel, "binary data (NUL bytes) on this line", n)
             continue
         try:
-            articles.append(jsonl_article(line, rel, n))
+            yield jsonl_article(line, rel, n)
         except BadArticle as e:
-            problems.append(e)
+            yield e
     if not seen_text:
-        return [], [BadArticle(rel, "empty file")]
+        yield BadArticle(rel, "empty file")
+
+
+def read_jsonl_file(path: Path, rel: str) -> tuple[list[Article], list[BadArticle]]:
+    """A JSONL file's articles and bad lines (all of them in memory; a build streams :func:`iter_jsonl_file`)."""
+    return _split_items(iter_jsonl_file(path, rel))
+
+
+def _split_items(items: Iterable[Article | BadArticle]) -> tuple[list[Article], list[BadArticle]]:
+    articles: list[Article] = []
+    problems: list[BadArticle] = []
+    for item in items:
+        (problems if isinstance(item, BadArticle) else articles).append(item)
     return articles, problems
 
 
 def read_file(path: Path, root: Path) -> tuple[list[Article], list[BadArticle]]:
     """Articles in one file, and what was wrong with it."""
+    return _split_items(iter_file(path, root))
+
+
+def iter_file(path: Path, root: Path) -> Iterator[Article | BadArticle]:
+    """Articles in one file and what was wrong with it, one at a time (a JSONL file is never held whole)."""
     rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    if path.suffix.lower() == ".jsonl":
+        try:
+            yield from iter_jsonl_file(path, rel)
+        except OSError as e:
+            yield BadArticle(rel, f"cannot read: {e.strerror or e}")
+        except (ValueError, TypeError, RecursionError) as e:  # a malformed file must not stop the corpus
+            log.debug("cannot read %s", rel, exc_info=True)
+            yield BadArticle(rel, f"cannot read: {e}")
+        return
+    found, bad = _read_one(path, rel)
+    yield from bad
+    yield from found
+
+
+def _read_one(path: Path, rel: str) -> tuple[list[Article], list[BadArticle]]:
+    """A file holding one article."""
     try:
         suffix = path.suffix.lower()
-        if suffix == ".jsonl":
-            return read_jsonl_file(path, rel)
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise BadArticle(rel, f"file larger than {MAX_FILE_BYTES // 1_000_000} MB for one article; "
@@ -379,23 +409,28 @@ def unsupported_problem(rel: str) -> BadArticle:
                       kind="unsupported")
 
 
+def iter_corpus(root: Path, files: Iterable[Path] | None = None) -> Iterator[Article | BadArticle]:
+    """Every readable article (first one wins on a repeated id) and every problem, one at a time in
+    reading order: only the ids seen so far are remembered, never the articles."""
+    seen: dict[str, str] = {}  # article id: the file it was first read from
+    for path in files if files is not None else corpus_files(root):
+        for item in iter_file(path, root):
+            if isinstance(item, BadArticle):
+                yield item
+                continue
+            for w in item.warnings:
+                yield BadArticle(item.path, f"article {item.id!r}: {w}", kind="warning")
+            if item.id in seen:
+                yield BadArticle(item.path, f"duplicate article id {item.id!r} (also in {seen[item.id]}); skipped",
+                                 kind="duplicate")
+                continue
+            seen[item.id] = item.path
+            yield item
+
+
 def read_corpus(root: Path, files: Iterable[Path] | None = None) -> tuple[list[Article], list[BadArticle]]:
     """All readable articles (first one wins on a repeated id) and every problem found."""
-    articles: dict[str, Article] = {}
-    problems: list[BadArticle] = []
-    for path in files if files is not None else corpus_files(root):
-        found, bad = read_file(path, root)
-        problems.extend(bad)
-        for article in found:
-            problems.extend(BadArticle(article.path, f"article {article.id!r}: {w}", kind="warning")
-                            for w in article.warnings)
-            if article.id in articles:
-                problems.append(BadArticle(
-                    article.path, f"duplicate article id {article.id!r} (also in {articles[article.id].path}); skipped",
-                    kind="duplicate"))
-                continue
-            articles[article.id] = article
-    return list(articles.values()), problems
+    return _split_items(iter_corpus(root, files))
 
 
 def file_hashes(root: Path, problems: list[BadArticle] | None = None) -> dict[str, tuple[Path, str]]:

@@ -49,25 +49,62 @@ def is_exact(index: object) -> bool:
     return not hasattr(index, "nprobe")
 
 
+def training_rows(n: int, *, exact: bool | None = None) -> np.ndarray:
+    """Sorted positions, among ``n`` vectors in id order, of those an index for them is trained on
+    (none for an exact index): a build can fetch just these before adding the rest a batch at a time."""
+    if exact if exact is not None else n < EXACT_BELOW:
+        return np.zeros(0, np.int64)
+    return np.sort(np.random.default_rng(0).permutation(n)[: nlist_for(n) * TRAIN_PER_LIST])
+
+
+def new(dim: int, n: int, train: np.ndarray | None = None, *, exact: bool | None = None) -> object:
+    """An empty inner-product index of the kind ``n`` vectors call for; an inverted file is trained
+    on ``train``, the vectors at :func:`training_rows` (rows already L2-normalised)."""
+    faiss = _faiss()
+    if exact if exact is not None else n < EXACT_BELOW:
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    index = faiss.index_factory(dim, f"IVF{nlist_for(n)},SQ8", faiss.METRIC_INNER_PRODUCT)
+    index.train(np.ascontiguousarray(train, dtype=np.float32))
+    index.nprobe = NPROBE
+    return index
+
+
 def build(vectors: np.ndarray, ids: np.ndarray, *, exact: bool | None = None) -> object:
     """An inner-product index over ``vectors`` (rows already L2-normalised), its kind chosen by size."""
     if vectors.ndim != 2 or len(vectors) != len(ids):
         raise ValueError(f"need one id per vector row, got {vectors.shape} vectors and {len(ids)} ids")
-    faiss = _faiss()
     n, dim = vectors.shape
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    ids = np.asarray(ids, dtype=np.int64)
-    if exact if exact is not None else n < EXACT_BELOW:
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    else:
-        nlist = nlist_for(n)
-        index = faiss.index_factory(dim, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(0).permutation(n)[: nlist * TRAIN_PER_LIST]
-        index.train(vectors[np.sort(sample)])
-        index.nprobe = NPROBE
-    if n:
-        index.add_with_ids(vectors, ids)
+    index = new(dim, n, vectors[training_rows(n, exact=exact)], exact=exact)
+    add(index, vectors, ids)
     return index
+
+
+def add(index: object, vectors: np.ndarray, ids: np.ndarray) -> None:
+    """Add vectors under their ids (a batch at a time is fine: nothing is retrained)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, index.d)
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(vectors) != len(ids):
+        raise ValueError(f"need one id per vector row, got {len(vectors)} vectors and {len(ids)} ids")
+    if len(ids):
+        if not is_exact(index):
+            index.set_direct_map_type(_faiss().DirectMap.NoMap)
+        index.add_with_ids(vectors, ids)
+
+
+def remove(index: object, remove_ids: np.ndarray) -> None:
+    """Remove these ids (loaded without mmap)."""
+    faiss = _faiss()
+    remove_ids = np.asarray(remove_ids, dtype=np.int64)
+    if len(remove_ids):
+        if not is_exact(index):
+            index.set_direct_map_type(faiss.DirectMap.NoMap)  # removal keeps no hash table in step
+        index.remove_ids(faiss.IDSelectorBatch(len(remove_ids), faiss.swig_ptr(remove_ids)))
+
+
+def fits(index: object, n: int) -> bool:
+    """Whether ``index`` can hold ``n`` vectors as it is: same kind, and not outgrown its lists."""
+    want_exact = n < EXACT_BELOW
+    return want_exact == is_exact(index) and (want_exact or nlist_for(n) < REBUILD_GROWTH * index.nlist)
 
 
 def search(index: object, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -124,23 +161,13 @@ def update(index: object, add_vectors: np.ndarray, add_ids: np.ndarray, remove_i
     Only what changed is touched; the index is rebuilt from its own vectors when it must
     change kind (exact below ``EXACT_BELOW``, an inverted file above) or has outgrown its lists.
     """
-    faiss = _faiss()
-    remove_ids = np.asarray(remove_ids, dtype=np.int64)
     add_vectors = np.ascontiguousarray(add_vectors, dtype=np.float32).reshape(-1, index.d)
     add_ids = np.asarray(add_ids, dtype=np.int64)
     if len(add_vectors) != len(add_ids):
         raise ValueError(f"need one id per vector row, got {len(add_vectors)} vectors and {len(add_ids)} ids")
-    if len(remove_ids):
-        if not is_exact(index):
-            index.set_direct_map_type(faiss.DirectMap.NoMap)  # removal keeps no hash table in step
-        index.remove_ids(faiss.IDSelectorBatch(len(remove_ids), faiss.swig_ptr(remove_ids)))
-    n = index.ntotal + len(add_ids)
-    want_exact = n < EXACT_BELOW
-    if want_exact == is_exact(index) and (want_exact or nlist_for(n) < REBUILD_GROWTH * index.nlist):
-        if len(add_ids):
-            if not is_exact(index):
-                index.set_direct_map_type(faiss.DirectMap.NoMap)
-            index.add_with_ids(add_vectors, add_ids)
+    remove(index, remove_ids)
+    if fits(index, index.ntotal + len(add_ids)):
+        add(index, add_vectors, add_ids)
         return index
     old_ids = ids(index)
     old = reconstruct(index, old_ids)

@@ -10,7 +10,6 @@ time and peak resident memory (the child's ru_maxrss).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import resource
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.synth import sentence_pool  # noqa: E402
+from tests.synth import jsonl_line, sentence_pool  # noqa: E402
 
 
 def write_jsonl(path: Path, megabytes: float, seed: int = 0) -> int:
@@ -32,10 +31,7 @@ def write_jsonl(path: Path, megabytes: float, seed: int = 0) -> int:
     target, n = int(megabytes * 1_000_000), 0
     with path.open("w", encoding="utf-8") as fh:
         while fh.tell() < target:
-            body = " ".join(rng.sample(pool, 14))
-            fh.write(json.dumps({"id": f"https://example.com/2015/10/{n % 28 + 1:02d}/story-{n}",
-                                 "title": f"Synthetic report number {n}", "published": "2015/10/21",
-                                 "text": body}, ensure_ascii=False) + "\n")
+            fh.write(jsonl_line(rng, pool, n) + "\n")
             n += 1
     return n
 

@@ -40,3 +40,19 @@ def write_corpus(dest: Path, n: int, seed: int = 0, start: int = 0, sentences: i
                         encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def jsonl_line(rng: random.Random, pool: list[str], n: int, sentences: int = 14) -> str:
+    """One JSONL article (a URL id, a headline, a date as exports write it) of ``sentences`` random sentences."""
+    return json.dumps({"id": f"https://example.com/2015/10/{n % 28 + 1:02d}/story-{n}",
+                       "title": f"Synthetic report number {n}", "published": "2015/10/21",
+                       "text": " ".join(rng.sample(pool, sentences))}, ensure_ascii=False)
+
+
+def write_jsonl(path: Path, n: int, seed: int = 0, sentences: int = 14, start: int = 0) -> Path:
+    """A JSONL export of ``n`` articles, numbered from ``start``."""
+    rng, pool = random.Random(seed), sentence_pool()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(jsonl_line(rng, pool, i, sentences) + "\n" for i in range(start, start + n)),
+                    encoding="utf-8")
+    return path

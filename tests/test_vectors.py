@@ -117,9 +117,9 @@ def test_an_incremental_build_updates_the_inverted_file_instead_of_rebuilding(
     synth.write_corpus(corpus_copy, 40, seed=1)
     data = tmp_path / "data"
     first = build_index(corpus_copy, data, fake_embedder)
-    built = []
-    real_build = vectors.build
-    monkeypatch.setattr(vectors, "build", lambda *a, **k: built.append(1) or real_build(*a, **k))
+    built = []  # every new index, trained or not, is made by vectors.new
+    real_new = vectors.new
+    monkeypatch.setattr(vectors, "new", lambda *a, **k: built.append(1) or real_new(*a, **k))
     synth.write_corpus(corpus_copy, 1, seed=2, start=500)
     (corpus_copy / "synth_000003.txt").unlink()
     second = build_index(corpus_copy, data, fake_embedder)

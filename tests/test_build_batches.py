@@ -1,0 +1,171 @@
+"""A build holds one batch of articles at a time, gives the index an unbatched build gives, and a
+crash between batches leaves the previous index whole."""
+
+from __future__ import annotations
+
+import gc
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import build, layout, vectors
+from index.build import build_index
+from index.engine import Engine
+from index.ingest import Article
+
+from tests.conftest import ROOT, FakeEmbedder
+from tests.synth import write_jsonl
+
+BATCH = 6_000  # characters: about six of these articles
+
+
+def _alive_articles() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is Article)
+
+
+def test_a_build_holds_one_batch_of_articles_at_a_time(tmp_path, monkeypatch):
+    corpus, data = tmp_path / "corpus", tmp_path / "data"
+    write_jsonl(corpus / "export.jsonl", 150, seed=3, sentences=6)
+    texts = [json.loads(line)["text"] for line in (corpus / "export.jsonl").read_text().splitlines()]
+    batches, alive = [], []
+    real = build._write_batch
+
+    def watched(db, batch, *args):
+        batches.append((len(batch), sum(len(a.text) for a, _ in batch)))
+        alive.append(_alive_articles())
+        return real(db, batch, *args)
+
+    class Watching(FakeEmbedder):
+        def encode_documents(self, texts):
+            alive.append(_alive_articles())
+            return super().encode_documents(texts)
+
+    monkeypatch.setattr(build, "_write_batch", watched)
+    report = build_index(corpus, data, Watching(), batch_chars=BATCH)
+    assert report.added == 150 and report.passages > 150
+    assert all(chars <= BATCH or n == 1 for n, chars in batches)
+    assert len(batches) >= sum(map(len, texts)) / BATCH and sum(n for n, _ in batches) == 150
+    # Never more than the batch being written and the article read after it: not the corpus.
+    assert max(alive) <= max(n for n, _ in batches) + 1 < 15, (max(alive), batches)
+    assert not (report.path / build.SPOOL_NAME).exists()
+
+
+def _content(data: Path) -> dict:
+    """Everything a question can see, keyed by article and position (not by row id)."""
+    snap = Engine(data, FakeEmbedder()).snapshot()
+    db = snap.db()
+    passages = {(r[0], r[1]): (r[2], r[3], r[4], r[5], np.frombuffer(r[6], "<f4"))
+                for r in db.execute("select article_id, seq, start, end, text_hash, terms, vector from passages")}
+    sentences = sorted(db.execute("select p.article_id, p.seq, s.start, s.end, s.text_hash from sentences s "
+                                  "join passages p on p.id = s.passage_id"))
+    articles = sorted(db.execute("select id, path, content_hash, minhash from articles"))
+    ids = set(vectors.ids(snap.index).tolist())
+    assert ids == {r[0] for r in db.execute("select id from passages")} and len(ids) == snap.passage_count
+    return {"passages": passages, "sentences": sentences, "articles": articles}
+
+
+def _same(a: dict, b: dict) -> None:
+    assert a["articles"] == b["articles"] and a["sentences"] == b["sentences"]
+    assert a["passages"].keys() == b["passages"].keys()
+    for key, (*fields, vec) in a["passages"].items():
+        *other, other_vec = b["passages"][key]
+        assert fields == other and np.allclose(vec, other_vec, atol=1e-3), key
+
+
+def test_batches_give_the_index_one_batch_gives_full_and_incremental(tmp_path, monkeypatch):
+    monkeypatch.setattr(vectors, "EXACT_BELOW", 50)  # an inverted file, trained on a sample read back in pieces
+    monkeypatch.setattr(build, "VECTOR_BATCH", 7)
+    corpus = tmp_path / "corpus"
+    feed = write_jsonl(corpus / "export.jsonl", 60, seed=4, sentences=6)
+    one, many = tmp_path / "one", tmp_path / "many"
+    first = [build_index(corpus, d, FakeEmbedder(), batch_chars=size) for d, size in ((one, 10**9), (many, BATCH))]
+    assert first[0].embedded == first[1].embedded and first[0].passages == first[1].passages
+    _same(_content(one), _content(many))
+    assert not vectors.is_exact(vectors.load(first[1].path / layout.VECTORS_NAME))
+
+    lines = [json.loads(line) for line in feed.read_text().splitlines()]
+    for obj in lines[:10]:  # changed: one sentence more, the rest of their passages unchanged
+        obj["text"] += " A closing sentence was added to this story later on."
+    del lines[10:15]  # removed
+    for obj in lines[15:20]:  # renamed: same story under a new id, nothing to embed
+        obj["id"] += "-renamed"
+    feed.write_text("".join(json.dumps(o) + "\n" for o in lines))
+    write_jsonl(corpus / "more.jsonl", 20, seed=5, sentences=6, start=1000)  # added
+    second = []
+    for d, size in ((one, 10**9), (many, BATCH)):
+        embedder = FakeEmbedder()
+        second.append((build_index(corpus, d, embedder, batch_chars=size), embedder.texts_embedded))
+    (r1, e1), (r2, e2) = second
+    assert (r1.added, r1.changed, r1.removed, r1.unchanged) == (r2.added, r2.changed, r2.removed, r2.unchanged)
+    assert (r1.added, r1.changed, r1.removed) == (25, 10, 10) and r1.embedded == r2.embedded == e1 == e2 > 0
+    assert [str(p) for p in r1.problems] == [str(p) for p in r2.problems]
+    _same(_content(one), _content(many))
+
+
+class _Exploding(FakeEmbedder):
+    """Fails on its ``at``-th call, after checking that earlier batches are already in the new build."""
+
+    def __init__(self, data: Path, at: int) -> None:
+        super().__init__()
+        self.data, self.at, self.written = data, at, 0
+
+    def encode_documents(self, texts):
+        if self.calls + 1 == self.at:
+            (tmp,) = [p for p in (self.data / "builds").iterdir() if p.name.startswith(layout.TMP_PREFIX)]
+            with sqlite3.connect(tmp / layout.DB_NAME) as db:
+                self.written = db.execute("select count(*) from articles").fetchone()[0]
+            raise RuntimeError("disk on fire")
+        return super().encode_documents(texts)
+
+
+def _check(data: Path, articles: int) -> None:
+    engine = Engine(data, FakeEmbedder())
+    snap = engine.snapshot()
+    ids = set(vectors.ids(snap.index).tolist())
+    assert ids == {r[0] for r in snap.db().execute("select id from passages")} and len(ids) == snap.passage_count
+    assert engine.stats()["articles"] == articles
+
+
+def _grow(corpus: Path) -> None:
+    write_jsonl(corpus / "big.jsonl", 120, seed=7, sentences=6)
+
+
+def test_a_failure_between_batches_leaves_the_previous_index_whole(tmp_path, corpus_copy):
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, FakeEmbedder())
+    live = layout.current_build(data)
+    _grow(corpus_copy)
+    exploding = _Exploding(data, at=5)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        build_index(corpus_copy, data, exploding, batch_chars=BATCH)
+    assert exploding.written > 5, "the failure came after whole batches were written"
+    assert layout.current_build(data) == live
+    assert not [p for p in (data / "builds").iterdir() if p.name.startswith(layout.TMP_PREFIX)]
+    _check(data, 5)
+    report = build_index(corpus_copy, data, FakeEmbedder(), batch_chars=BATCH)
+    assert report.added == 120 and report.unchanged == 5
+    _check(data, 125)
+
+
+def test_kill_9_between_batches_leaves_the_previous_index_whole(tmp_path, corpus_copy):
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, FakeEmbedder())
+    live = layout.current_build(data)
+    _grow(corpus_copy)
+    killed = subprocess.run([sys.executable, "-m", "tests.crash_build", str(corpus_copy), str(data), str(BATCH), "6"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    (leftover,) = [p for p in (data / "builds").iterdir() if p.name.startswith(layout.TMP_PREFIX)]
+    with sqlite3.connect(leftover / layout.DB_NAME) as db:
+        assert db.execute("select count(*) from articles").fetchone()[0] > 5, "killed after batches were written"
+    assert layout.current_build(data) == live
+    _check(data, 5)
+    report = build_index(corpus_copy, data, FakeEmbedder(), batch_chars=BATCH)
+    assert report.added == 120 and not leftover.exists()
+    _check(data, 125)

@@ -14,6 +14,10 @@ ABBREVIATIONS = {
 # End punctuation, optional closing quotes/brackets, then space and a sentence start.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'»”’)\]]*(?=\s+[\"'«“‘(\[\-–—]?[A-ZА-ЯЁ0-9])")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
+# How far back from a full stop the word before it is looked for: longer than any abbreviation, so a
+# longer run reads as no abbreviation either way, and a long line costs one short look per full stop
+# instead of a scan from its start (which made splitting an article quadratic in its length).
+_LOOKBACK = 40
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class Span:
 
 def _is_abbreviation(text: str, dot: int) -> bool:
     """Whether the full stop at ``dot`` ends an abbreviation or an initial, not a sentence."""
-    m = _WORD_BEFORE.search(text, 0, dot)
+    m = _WORD_BEFORE.search(text, max(0, dot - _LOOKBACK), dot)
     if not m:
         return False
     word = m.group(1).lower().rstrip(".")

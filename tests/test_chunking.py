@@ -58,3 +58,14 @@ def test_a_dateline_stays_with_the_sentence_it_opens():
         "Next.",
         "MOSCOW, October 21. Services act.",
     ]
+
+
+def test_abbreviations_are_read_the_same_deep_into_a_long_line():
+    # One line of many sentences (JSONL exports often have no line breaks): the word before each
+    # full stop is looked for close by, and reads as it would at the start of the line.
+    sentence = "Mr. Smith met Dr. J. Brown of Acme Inc. in the U.S. on Monday. "
+    text = sentence * 400 + "A very long run xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.etc. Next one."
+    spans = split_sentences(text)
+    assert [text[s.start : s.end] for s in spans[:2]] == [sentence.strip()] * 2
+    assert len(spans) == 400 + 2
+    assert text[spans[-1].start : spans[-1].end] == "Next one."

@@ -107,3 +107,19 @@ def test_follow_ups_are_resolved_against_the_previous_question(question, previou
 def test_standalone_questions_are_not_follow_ups():
     assert not is_followup("How many Russians fight for IS according to Smirnov?")
     assert is_followup("And in Nalchik?")
+
+
+def test_date_patterns_tried_at_their_anchors_find_what_a_full_scan_finds():
+    from index import dates
+
+    samples = [
+        "On 19 October 2015 (19.10.2015, 2015-10-19) and Oct. 19th, in May 2015 and may 20, a2015 x19 October",
+        "В мае 2015 года, 19-го октября, в марте 2014 г. машина; декабрь; 31/12/2015 and 12/31/2015, 1,2015",
+        "Sept. 30, 2015: nothing on 3.14.2015, 1999 or 20155; MARCH 3; march; Jan 1 2020; 1 jan",
+    ]
+    for text in samples:
+        starts = dates._starts(text)
+        for _, anchor, pattern in dates._DATE_PATTERNS:
+            full = [(m.start(), m.end()) for m in pattern.finditer(text)]
+            anchored = [(m.start(), m.end()) for m in dates._matches(pattern, text, starts[anchor])]
+            assert anchored == full, (pattern.pattern, text)

@@ -36,8 +36,9 @@ from index.ingest import Article, file_hashes, fingerprint, unsupported_files, u
 log = logging.getLogger(__name__)
 
 # 2: script-aware terms, date tokens, sentence vectors; 3: half-precision sentences;
-# 4: an 8-bit inverted file from 20,000 passages, updated in place of a rebuild
-INDEX_FORMAT = "4"
+# 4: an 8-bit inverted file from 20,000 passages, updated in place of a rebuild;
+# 5: MinHash signatures from word hashes (the stored ones of format 4 do not compare with them)
+INDEX_FORMAT = "5"
 CHUNK_CHARS = 900
 EMBED_BATCH = 1024
 BATCH_CHARS = 2_000_000  # article text chunked, embedded and written at a time (a longer article: alone)
@@ -357,14 +358,14 @@ def _write_batch(db: Any, batch: list[tuple[Article, bytes]], embedder: Embedder
              | {"minhash": signature} for a, signature in batch],
             batch_size=500,
         )
-        ids: list[int] = []
-        for r in rows:
-            cur = db.execute(
-                "insert into passages (article_id, seq, start, end, text, text_hash, vector, terms, title_terms) "
-                "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [r["article_id"], r["seq"], r["start"], r["end"], r["text"], r["text_hash"],
-                 store.vector_blob(reusable[r["text_hash"]]), r["terms"], r["title_terms"]])
-            ids.append(int(cur.lastrowid))
+        # Ids as SQLite would give them one by one (after the largest), so all go in one statement.
+        first = db.execute("select coalesce(max(id), 0) + 1 from passages").fetchone()[0]
+        ids = list(range(first, first + len(rows)))
+        db.conn.executemany(
+            "insert into passages (id, article_id, seq, start, end, text, text_hash, vector, terms, title_terms) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(pid, r["article_id"], r["seq"], r["start"], r["end"], r["text"], r["text_hash"],
+              store.vector_blob(reusable[r["text_hash"]]), r["terms"], r["title_terms"]) for pid, r in zip(ids, rows)])
         db.conn.executemany(
             "insert into sentences (passage_id, start, end, text_hash, vector) values (?, ?, ?, ?, ?)",
             [(ids[ri], s["start"], s["end"], s["text_hash"], store.vector_blob16(reusable[s["text_hash"]]))

@@ -6,6 +6,7 @@ changed; comparing 10,000 signatures by banding takes milliseconds.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import defaultdict
 
@@ -21,15 +22,27 @@ _PRIME = np.uint64((1 << 61) - 1)
 _rng = np.random.default_rng(20151021)
 _A = _rng.integers(1, (1 << 61) - 1, NUM_PERM, dtype=np.uint64)
 _B = _rng.integers(0, (1 << 61) - 1, NUM_PERM, dtype=np.uint64)
+_RUN_BASE = np.uint64(0x100000001B3)  # odd: a run's hash mixes every word's
+
+
+@functools.lru_cache(maxsize=200_000)
+def _word_hash(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
 
 
 def _shingle_hashes(text: str) -> np.ndarray:
+    """One 61-bit hash per distinct run of ``SHINGLE`` words (the whole text when it is shorter).
+
+    Each word is hashed once (and remembered: news repeats its words), and a run's hash is a
+    polynomial of its words' hashes, computed for every run at once.
+    """
     words = tokens(text)
     n = max(1, len(words) - SHINGLE + 1)
-    grams = {" ".join(words[i : i + SHINGLE]) for i in range(n)}
-    blake = hashlib.blake2b
-    digests = b"".join([blake(g.encode(), digest_size=8).digest() for g in grams])
-    return np.frombuffer(digests, dtype="<u8") >> np.uint64(3)
+    word_hashes = np.array([_word_hash(w) for w in words], dtype=np.uint64)
+    runs = np.zeros(n, dtype=np.uint64)
+    for j in range(min(SHINGLE, len(words))):
+        runs = runs * _RUN_BASE + word_hashes[j : j + n]  # wraps modulo 2**64
+    return np.unique(runs) >> np.uint64(3)
 
 
 def signature(text: str) -> np.ndarray:

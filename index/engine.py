@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from index.embedding import Embedder
 from index.errors import BadQuestion, IndexDamaged, IndexMismatch, IndexMissing
 from index.followup import resolve_followup
 from index.query import Query, analyse, cased_form, lower_case_rare_words, surface_form
-from index.search import Hit, hybrid_search
+from index.search import Hit, depth_for, hybrid_search, keyword_candidates
 from index.terms import script
 from index.text import normalise_question
 
@@ -103,6 +104,9 @@ class Engine:
         self._snapshot: Snapshot | None = None
         self._target: str | None = None
         self._checked = 0.0
+        # The keyword search runs here while the question is embedded (SQLite and torch both let go
+        # of the GIL); each worker thread has its own read-only connection per snapshot.
+        self._keyword_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newsqa-keyword")
         vectors.search_single_threaded()
         self.snapshot()
 
@@ -153,7 +157,11 @@ class Engine:
             raise BadQuestion("the question has no words in it; type a question about the news")
         return text
 
-    def _prepare(self, question: str, previous: str | None = None) -> tuple[Query, Snapshot, np.ndarray, str | None]:
+    def _prepare(self, question: str, previous: str | None = None, depth: int | None = None
+                 ) -> tuple[Query, Snapshot, np.ndarray, str | None, Future]:
+        """The analysed question, the snapshot it runs on, its vector, the resolved follow-up, and
+        its keyword candidates (``depth`` of them) still being searched."""
+        depth = depth or depth_for(MAX_K)
         text = self.check_question(question)
         resolved = None
         if previous:
@@ -172,14 +180,18 @@ class Engine:
                              "where passages_fts match ? limit 1", ['"' + c.key + '"']).fetchone()
             c.shown = surface_form(c.key, [row[0]] if row else [])
         self._restore_case(db, query, snap.passage_count)
-        qvec = self.embedder.encode_queries([query.dense_text()])[0]
-        return query, snap, qvec, resolved
+        keyword = self._keyword_pool.submit(lambda: keyword_candidates(snap.db(), query, depth))
+        try:
+            qvec = self.embedder.encode_queries([query.dense_text()])[0]
+        except BaseException:
+            keyword.cancel()
+            raise
+        return query, snap, qvec, resolved, keyword
 
     @staticmethod
     def _restore_case(db: Any, query: Query, passages: int) -> None:
         """Write rare lower-case question words as the articles do, for the embedding model."""
-        rare = lower_case_rare_words(query, store.key_frequencies(db, [k for t in query.terms for k in t.keys]),
-                                     passages)
+        rare = lower_case_rare_words(query, query.frequencies, passages)
         for word in rare[:MAX_CASED_WORDS]:
             term = next(t for t in query.terms if t.text == word)
             texts = [r[0] for r in db.execute(
@@ -194,8 +206,8 @@ class Engine:
         k = _check_k(k)
         if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
             raise BadQuestion(f"offset must be a whole number from 0 to {MAX_OFFSET}")
-        query, snap, qvec, _ = self._prepare(question, previous)
-        return hybrid_search(snap.db(), snap.index, qvec, query, k, offset=offset)
+        query, snap, qvec, _, keyword = self._prepare(question, previous, depth_for(k, offset))
+        return hybrid_search(snap.db(), snap.index, qvec, query, k, offset=offset, keyword=keyword.result())
 
     def ask(self, question: str, k: int = 5, previous: str | None = None) -> Answer:
         """An extractive answer with numbered citations, or ``found=False`` (and no citations) when nothing fits.
@@ -204,9 +216,9 @@ class Engine:
         follow-up such as "Where is he from?" or "And on 19 October?" is resolved.
         """
         k = _check_k(k)
-        query, snap, qvec, resolved = self._prepare(question, previous)
+        query, snap, qvec, resolved, keyword = self._prepare(question, previous, depth_for(k))
         db = snap.db()
-        hits = hybrid_search(db, snap.index, qvec, query, k)
+        hits = hybrid_search(db, snap.index, qvec, query, k, keyword=keyword.result())
         sentences = store.sentences_of(db, [h.passage_id for h in hits[: answer_mod.SENTENCE_PASSAGES]])
         result = answer_mod.compose(query, hits, qvec, self.embedder.encode_documents, sentences,
                                     model=str(snap.meta.get("model", "")), min_confidence=self.min_confidence)

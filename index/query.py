@@ -59,6 +59,8 @@ class Query:
     # the embedding model reads names by their capitals.
     cased: dict[str, str] = field(default_factory=dict)
     script: str = "latin"
+    # Passages holding each key of the terms (read once, when the question is analysed).
+    frequencies: dict[str, int] = field(default_factory=dict)
 
     @property
     def date_tokens(self) -> set[str]:
@@ -159,7 +161,7 @@ def analyse(text: str, frequencies: Callable[[list[str]], dict[str, int]], passa
         total += w
         matched += w if df else 0.0
     return Query(text=text, terms=terms, weights=weights, dates=dates, corrections=corrections,
-                 matched_share=matched / total if total else 0.0, script=question_script(text))
+                 matched_share=matched / total if total else 0.0, script=question_script(text), frequencies=dfs)
 
 
 def correct(term: QueryTerm, vocabulary: Callable[[str], list[tuple[str, int]]]) -> Correction | None:

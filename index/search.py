@@ -108,16 +108,22 @@ def collapse_duplicates(texts: list[str], threshold: float = DUPLICATE_JACCARD, 
     return kept
 
 
-def bounded_terms(db: Any, terms: list[QueryTerm], budget: int | None = None) -> list[QueryTerm]:
+def bounded_terms(db: Any, terms: list[QueryTerm], budget: int | None = None,
+                  frequencies: dict[str, int] | None = None) -> list[QueryTerm]:
     """The terms FTS5 ranks: rarest first, until their passages add up to ``KEYWORD_POSTINGS``.
 
     Ranking an OR of question words costs a BM25 score for every passage holding any of them;
     at a million passages one common word ("first", "year") is 100,000 of them. The rarest
     term is always kept; below the budget (any corpus up to tens of thousands of passages)
-    every term is. Frequencies come from the FTS5 vocabulary, a lookup rather than a scan.
+    every term is. Frequencies come from the FTS5 vocabulary, a lookup rather than a scan (or
+    from ``frequencies``, when the question's analysis already read them).
     """
     budget = KEYWORD_POSTINGS if budget is None else budget
-    dfs = store.key_frequencies(db, [k for t in terms for k in t.keys])
+    keys = [k for t in terms for k in t.keys]
+    if frequencies is not None and all(k in frequencies for k in keys):
+        dfs = frequencies
+    else:
+        dfs = store.key_frequencies(db, keys)
     cost = {t: sum(dfs.get(k, 0) for k in t.keys) for t in terms}
     kept: set[QueryTerm] = set()
     total = 0
@@ -147,13 +153,31 @@ def sentence_rerank(db: Any, query_vector: np.ndarray, dense: list[tuple[int, fl
     for pid, vec in store.passage_vectors(db, missing).items():
         own[pid] = float(vec @ query_vector)
     best: dict[int, float] = {}
+    owners: list[int] = []
+    blobs: list[bytes] = []
     for pid, sentences in store.sentences_of(db, list(own)).items():
-        blobs = [b for _, _, b in sentences if b]
-        if blobs:
-            matrix = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), -1).astype(np.float32)
-            best[pid] = float((matrix @ query_vector).max())
+        for _, _, blob in sentences:
+            if blob:
+                owners.append(pid)
+                blobs.append(blob)
+    if blobs:  # every candidate's sentences in one product; rows arrive grouped by passage
+        scores = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), -1).astype(np.float32) @ query_vector
+        owner = np.asarray(owners)
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        best = dict(zip(owner[starts].tolist(), np.maximum.reduceat(scores, starts).tolist()))
     out = [(pid, s + SENTENCE_WEIGHT * best.get(pid, s)) for pid, s in own.items()]
     return sorted(out, key=lambda kv: (-kv[1], kv[0]))
+
+
+def depth_for(k: int, offset: int = 0) -> int:
+    """How many candidates each retriever returns for ``k`` results after ``offset``."""
+    return max(CANDIDATES, 2 * (k + offset))
+
+
+def keyword_candidates(db: Any, query: Query, depth: int) -> list[tuple[int, float]]:
+    """The keyword side: ``(passage id, bm25 score)`` best first, over the question's bounded terms."""
+    return store.keyword_search(db, fts_expression(bounded_terms(db, query.terms, frequencies=query.frequencies)),
+                                depth)
 
 
 def hybrid_search(
@@ -166,12 +190,18 @@ def hybrid_search(
     offset: int = 0,
     keyword_weight: float | None = None,
     vector_weight: float | None = None,
+    keyword: list[tuple[int, float]] | None = None,
 ) -> list[Hit]:
-    """Up to ``k`` passages (after skipping ``offset``), best first."""
+    """Up to ``k`` passages (after skipping ``offset``), best first.
+
+    ``keyword``: the :func:`keyword_candidates` at :func:`depth_for` ``(k, offset)``, when the
+    caller ran them already (the engine runs them while the question is embedded).
+    """
     keyword_weight = (KEYWORD_WEIGHT if keyword_weight is None else keyword_weight) * keyword_trust(query)
     vector_weight = VECTOR_WEIGHT if vector_weight is None else vector_weight
-    depth = max(CANDIDATES, 2 * (k + offset))
-    keyword = store.keyword_search(db, fts_expression(bounded_terms(db, query.terms)), depth)
+    depth = depth_for(k, offset)
+    if keyword is None:
+        keyword = keyword_candidates(db, query, depth)
     dense: list[tuple[int, float]] = []
     if index.ntotal:
         scores, ids = vectors.search(index, query_vector.reshape(1, -1), depth)

@@ -138,10 +138,15 @@ def index_terms(text: str, published: str | None = None, date_text: str | None =
         keys.extend(word_keys(w))
     for mention in find_dates(text):
         keys.extend(date_tokens(mention))
-    meta = find_dates(published or "") or find_dates(date_text or "")
-    if meta:
-        keys.extend(date_tokens(meta[0], PUBLISHED))
+    keys.extend(_published_tokens(published, date_text))
     return " ".join(keys)
+
+
+@functools.lru_cache(maxsize=4096)
+def _published_tokens(published: str | None, date_text: str | None) -> tuple[str, ...]:
+    """The tokens of an article's own date (the same for each of its passages)."""
+    meta = find_dates(published or "") or find_dates(date_text or "")
+    return tuple(date_tokens(meta[0], PUBLISHED)) if meta else ()
 
 
 @dataclass(frozen=True)

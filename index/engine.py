@@ -207,7 +207,7 @@ class Engine:
         if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
             raise BadQuestion(f"offset must be a whole number from 0 to {MAX_OFFSET}")
         query, snap, qvec, _, keyword = self._prepare(question, previous, depth_for(k, offset))
-        return hybrid_search(snap.db(), snap.index, qvec, query, k, offset=offset, keyword=keyword.result())
+        return hybrid_search(snap.db(), snap.index, qvec, query, k, offset=offset, keyword=keyword.result)
 
     def ask(self, question: str, k: int = 5, previous: str | None = None) -> Answer:
         """An extractive answer with numbered citations, or ``found=False`` (and no citations) when nothing fits.
@@ -218,7 +218,7 @@ class Engine:
         k = _check_k(k)
         query, snap, qvec, resolved, keyword = self._prepare(question, previous, depth_for(k))
         db = snap.db()
-        hits = hybrid_search(db, snap.index, qvec, query, k, keyword=keyword.result())
+        hits = hybrid_search(db, snap.index, qvec, query, k, keyword=keyword.result)
         sentences = store.sentences_of(db, [h.passage_id for h in hits[: answer_mod.SENTENCE_PASSAGES]])
         result = answer_mod.compose(query, hits, qvec, self.embedder.encode_documents, sentences,
                                     model=str(snap.meta.get("model", "")), min_confidence=self.min_confidence)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -144,27 +144,37 @@ def keyword_trust(query: Query) -> float:
     return query.matched_share
 
 
-def sentence_rerank(db: Any, query_vector: np.ndarray, dense: list[tuple[int, float]],
-                    extra: list[int]) -> list[tuple[int, float]]:
-    """Dense scores for every candidate (the vector search's and the keyword search's): the passage's
-    similarity plus ``SENTENCE_WEIGHT`` times its best sentence's, best first."""
-    own = dict(dense)
-    missing = [p for p in dict.fromkeys(extra) if p not in own]
-    for pid, vec in store.passage_vectors(db, missing).items():
-        own[pid] = float(vec @ query_vector)
-    best: dict[int, float] = {}
+def best_sentences(db: Any, query_vector: np.ndarray, passage_ids: list[int]) -> dict[int, float]:
+    """``{passage id: similarity of its best sentence}`` for those of these passages that have sentence vectors."""
     owners: list[int] = []
     blobs: list[bytes] = []
-    for pid, sentences in store.sentences_of(db, list(own)).items():
+    for pid, sentences in store.sentences_of(db, passage_ids).items():
         for _, _, blob in sentences:
             if blob:
                 owners.append(pid)
                 blobs.append(blob)
-    if blobs:  # every candidate's sentences in one product; rows arrive grouped by passage
-        scores = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), -1).astype(np.float32) @ query_vector
-        owner = np.asarray(owners)
-        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        best = dict(zip(owner[starts].tolist(), np.maximum.reduceat(scores, starts).tolist()))
+    if not blobs:
+        return {}
+    # Every sentence in one product; rows arrive grouped by passage.
+    scores = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), -1).astype(np.float32) @ query_vector
+    owner = np.asarray(owners)
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    return dict(zip(owner[starts].tolist(), np.maximum.reduceat(scores, starts).tolist()))
+
+
+def sentence_rerank(db: Any, query_vector: np.ndarray, dense: list[tuple[int, float]],
+                    extra: list[int], known: dict[int, float] | None = None) -> list[tuple[int, float]]:
+    """Dense scores for every candidate (the vector search's and the keyword search's): the passage's
+    similarity plus ``SENTENCE_WEIGHT`` times its best sentence's, best first.
+
+    ``known``: :func:`best_sentences` of the vector search's candidates, when already computed.
+    """
+    own = dict(dense)
+    missing = [p for p in dict.fromkeys(extra) if p not in own]
+    for pid, vec in store.passage_vectors(db, missing).items():
+        own[pid] = float(vec @ query_vector)
+    best = dict(known) if known is not None else {}
+    best.update(best_sentences(db, query_vector, [p for p in own if known is None or p not in known]))
     out = [(pid, s + SENTENCE_WEIGHT * best.get(pid, s)) for pid, s in own.items()]
     return sorted(out, key=lambda kv: (-kv[1], kv[0]))
 
@@ -190,24 +200,28 @@ def hybrid_search(
     offset: int = 0,
     keyword_weight: float | None = None,
     vector_weight: float | None = None,
-    keyword: list[tuple[int, float]] | None = None,
+    keyword: list[tuple[int, float]] | Callable[[], list[tuple[int, float]]] | None = None,
 ) -> list[Hit]:
     """Up to ``k`` passages (after skipping ``offset``), best first.
 
-    ``keyword``: the :func:`keyword_candidates` at :func:`depth_for` ``(k, offset)``, when the
-    caller ran them already (the engine runs them while the question is embedded).
+    ``keyword``: the :func:`keyword_candidates` at :func:`depth_for` ``(k, offset)``, or a callable
+    that waits for them, when the caller runs them itself (the engine runs them in another thread
+    while the question is embedded and the vector side is searched and scored).
     """
     keyword_weight = (KEYWORD_WEIGHT if keyword_weight is None else keyword_weight) * keyword_trust(query)
     vector_weight = VECTOR_WEIGHT if vector_weight is None else vector_weight
     depth = depth_for(k, offset)
-    if keyword is None:
-        keyword = keyword_candidates(db, query, depth)
     dense: list[tuple[int, float]] = []
     if index.ntotal:
         scores, ids = vectors.search(index, query_vector.reshape(1, -1), depth)
         dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    known = best_sentences(db, query_vector, [p for p, _ in dense]) if SENTENCE_WEIGHT else None
+    if keyword is None:
+        keyword = keyword_candidates(db, query, depth)
+    elif callable(keyword):
+        keyword = keyword()
     if SENTENCE_WEIGHT:
-        dense = sentence_rerank(db, query_vector, dense, [p for p, _ in keyword])
+        dense = sentence_rerank(db, query_vector, dense, [p for p, _ in keyword], known)
     if FUSION == "score":
         fused = score_fusion([keyword, dense], [keyword_weight, vector_weight])
     else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import datetime as dt
 import gc
+import json
 import logging
 import pickle
 import shutil
@@ -374,14 +375,19 @@ def _write_batch(db: Any, batch: list[tuple[Article, bytes]], embedder: Embedder
 
 
 def _known_vectors(db: Any, table: str, hashes: set[str], decode: Any) -> dict[str, np.ndarray]:
-    """Vectors already in the index for these text hashes (equal text, equal vector)."""
+    """Vectors already in the index for these text hashes (equal text, equal vector).
+
+    One row is read per hash: a sentence repeated across an archive (a byline, a boilerplate
+    line) has as many rows as copies, and reading them all made each batch slower than the last.
+    """
     out: dict[str, np.ndarray] = {}
     ordered = sorted(hashes)
-    for i in range(0, len(ordered), 500):
-        chunk = ordered[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        for h, blob in db.execute(f"select text_hash, vector from {table} where text_hash in ({marks})", chunk):
-            out[h] = decode(blob).astype(np.float32)
+    sql = (f"select value, (select vector from {table} where text_hash = value limit 1) "
+           f"from json_each(?)")
+    for i in range(0, len(ordered), 2000):
+        for h, blob in db.execute(sql, [json.dumps(ordered[i : i + 2000])]):
+            if blob is not None:
+                out[h] = decode(blob).astype(np.float32)
     return out
 
 

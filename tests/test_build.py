@@ -128,3 +128,18 @@ def test_a_damaged_index_is_a_clear_error_and_the_next_build_recovers(tmp_path, 
     report = build_index(corpus_copy, data, fake_embedder)
     assert "cannot be read" in report.reason and report.added == 5
     assert _counts(data) == (5, report.passages, report.passages)
+
+
+def test_a_sentence_repeated_across_articles_is_embedded_once(tmp_path, fake_embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    boiler = "Reporting by the newsroom staff, edited by the night desk."
+    for i in range(30):
+        (corpus / f"a{i}.txt").write_text(f"Headline number {i} of the day\n\nStory {i} has its own first line. {boiler}")
+    report = build_index(corpus, tmp_path / "data", fake_embedder, batch_chars=100)  # an article a batch
+    assert report.added == 30
+    # 30 passages, 30 own first sentences, the repeated line once
+    assert fake_embedder.texts_embedded == 61
+    engine = Engine(tmp_path / "data", fake_embedder)
+    hits = engine.search(boiler, k=30)
+    assert len({h.article_id for h in hits}) >= 10

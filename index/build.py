@@ -1,7 +1,10 @@
 """Build or update an index from a corpus folder: only what changed is chunked and embedded.
 
-The new index is written beside the live one (see :mod:`index.layout`) and swapped in
-atomically, so a crash at any moment leaves the previous index whole.
+A full build is written beside the live index and swapped in atomically; an update is written
+into the live index in one SQLite transaction, with the vector index saved as the next
+generation's file before it commits (see :mod:`index.layout`). Either way a crash at any
+moment leaves the previous index whole, and an update costs what changed, not the size of
+the index.
 
 Memory does not grow with the corpus: planning remembers ids, hashes and signatures only, and
 parks the articles to embed (with their signatures) in a file inside the new build; they are
@@ -11,6 +14,7 @@ text), and the vector index is filled from the database a batch at a time too.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import datetime as dt
 import gc
@@ -38,14 +42,16 @@ log = logging.getLogger(__name__)
 
 # 2: script-aware terms, date tokens, sentence vectors; 3: half-precision sentences;
 # 4: an 8-bit inverted file from 20,000 passages, updated in place of a rebuild;
-# 5: MinHash signatures from word hashes (the stored ones of format 4 do not compare with them)
-INDEX_FORMAT = "5"
+# 5: MinHash signatures from word hashes (the stored ones of format 4 do not compare with them);
+# 6: WAL databases updated in place, vector files named by generation
+INDEX_FORMAT = "6"
 CHUNK_CHARS = 900
 EMBED_BATCH = 1024
 BATCH_CHARS = 2_000_000  # article text chunked, embedded and written at a time (a longer article: alone)
 VECTOR_BATCH = 10_000  # passage vectors read back from the database at a time into the vector index
 BULK_CACHE_KIB = 65_536  # SQLite page cache while writing batches (the file itself stays in the OS page cache)
 SMALL_CACHE_KIB = 8_192  # and once they are written: the rest reads and writes in sequence
+WAL_LIMIT_BYTES = 64 << 20  # the write-ahead log is cut back to this after a big update is checkpointed
 SPOOL_NAME = "articles.spool"  # the articles to embed, parked in the build folder while it is written
 
 
@@ -79,7 +85,7 @@ def build_index(
         report = BuildReport(dry_run=dry_run)
         try:
             meta = old_meta(old) if old else {}
-            old_index = vectors.load(old / layout.VECTORS_NAME, mmap=True) if old else None
+            old_index = vectors.load(layout.vectors_path(old, meta), mmap=True) if old else None
         except (sqlite3.DatabaseError, RuntimeError, OSError) as e:
             log.warning("live index %s cannot be read (%s); rebuilding", old, e)
             old, meta, old_index = None, {}, None
@@ -125,42 +131,39 @@ def build_index(
                 return report
 
             incremental = bool(old and not rebuild)
+            generation = int(meta.get("generation") or 0) + 1
             if incremental:
-                shutil.copyfile(old / layout.DB_NAME, tmp / layout.DB_NAME)
-                # Read fully (not mapped): only what changed is removed and added below.
-                old_index = vectors.load(old / layout.VECTORS_NAME)
-            db = store.open_db(tmp / layout.DB_NAME)
-            _bulk_settings(db)
-            store.migrate(db)
-            changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress,
-                             reuse_from=old / layout.DB_NAME if incremental else None, batch_chars=batch_chars)
-            spool.remove()
-            report.embedded = changes.embedded
-            with db.conn:
-                for aid, path in plan.moved.items():
-                    db.execute("update articles set path = ? where id = ?", [path, aid])
-                db.execute("delete from files")
-                db["files"].insert_all(plan.files, batch_size=1000)
-            if len(changes.added_ids) >= VECTOR_BATCH:  # a big build: the batches' share, before the FTS merge
-                _release_memory(db)                       # and the vector index take theirs
-            n_articles = db.execute("select count(*) from articles").fetchone()[0]
-            # Same model name as the live index: its dimension is known without loading the model.
-            dim = int(meta["dimension"]) if old and not rebuild and plan.todo == [] else embedder.dim
-            store.set_meta(db, {
-                "format": INDEX_FORMAT, "model": embedder.name, "dimension": str(dim),
-                "chunk_chars": str(chunk_chars), "corpus_fingerprint": corpus_print,
-                "corpus_dir": str(corpus_dir.resolve()),
-                "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "article_count": str(n_articles),
-            })
-            if not incremental:
-                with db.conn:  # one b-tree per FTS index: fewer segments to read per question
-                    db.execute("insert into passages_fts(passages_fts) values ('optimize')")
-            report.passages = _write_vectors(db, tmp, dim, old_index if incremental else None, changes)
-            store.set_meta(db, {"passage_count": str(report.passages)})
-            save_problems(db, report)
+                # Written in place, in one transaction: only what changed is read and written.
+                report.path = old
+                old_index = vectors.load(layout.vectors_path(old, meta))  # read fully: it is changed below
+                db = store.open_db(old / layout.DB_NAME)
+                _update_settings(db)
+            else:
+                old_index = None
+                db = store.open_db(tmp / layout.DB_NAME)
+                _bulk_settings(db)
+                store.migrate(db)
+            try:
+                # An update commits once, at the end; a full build commits batch by batch (its copy is private).
+                with db.atomic() if incremental else contextlib.nullcontext():
+                    _write(db, plan, spool, embedder, chunk_chars, progress, batch_chars, report, old_index,
+                           folder=old if incremental else tmp, generation=generation, corpus_print=corpus_print,
+                           corpus_dir=corpus_dir, dim_known=int(meta["dimension"]) if incremental and not plan.todo
+                           else None, optimize=not incremental)
+                if not incremental:
+                    db.execute("pragma journal_mode = wal")  # persistent: later updates write in place
+            except BaseException:
+                db.conn.close()
+                if incremental:  # the transaction rolled back; the vector file it wrote names no generation
+                    (old / layout.vectors_name(generation)).unlink(missing_ok=True)
+                raise
             db.conn.close()
-            report.path = layout.publish(data_dir, tmp)
+            spool.remove()
+            if incremental:
+                layout.remove_old_vector_files(old, layout.vectors_name(generation))
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                report.path = layout.publish(data_dir, tmp, layout.vectors_name(generation))
         except BaseException:
             if tmp is not None:
                 spool.close()
@@ -169,6 +172,40 @@ def build_index(
         layout.clean_old_builds(data_dir)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars: int, progress: bool,
+           batch_chars: int, report: BuildReport, old_index: Any, *, folder: Path, generation: int, corpus_print: str,
+           corpus_dir: Path, dim_known: int | None, optimize: bool) -> None:
+    """Every change of a build, inside the caller's transaction: articles, files, meta, problems,
+    and the vector index saved to ``folder`` as ``generation``'s file (``old_index`` updated, or a
+    new one) before the transaction commits.
+
+    ``dim_known``: the live index's dimension when nothing is embedded (the model need not load).
+    """
+    changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars)
+    report.embedded = changes.embedded
+    for aid, path in plan.moved.items():
+        db.execute("update articles set path = ? where id = ?", [path, aid])
+    db.execute("delete from files")
+    db["files"].insert_all(plan.files, batch_size=1000)
+    if len(changes.added_ids) >= VECTOR_BATCH:  # a big build: the batches' share, before the FTS merge
+        _release_memory(db)                       # and the vector index take theirs
+    dim = dim_known or embedder.dim
+    if optimize:  # one b-tree per FTS index: fewer segments to read per question
+        db.execute("insert into passages_fts(passages_fts) values ('optimize')")
+    vectors_file = layout.vectors_name(generation)
+    passages = _write_vectors(db, folder / vectors_file, dim, old_index, changes)
+    report.passages = passages
+    store.set_meta(db, {
+        "format": INDEX_FORMAT, "model": embedder.name, "dimension": str(dim),
+        "chunk_chars": str(chunk_chars), "corpus_fingerprint": corpus_print,
+        "corpus_dir": str(corpus_dir), "generation": str(generation), "vectors_file": vectors_file,
+        "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "article_count": str(db.execute("select count(*) from articles").fetchone()[0]),
+        "passage_count": str(passages),
+    })
+    save_problems(db, report)
 
 
 @dataclass
@@ -214,6 +251,15 @@ class _Spool:
     def remove(self) -> None:
         self.close()
         self.path.unlink(missing_ok=True)
+
+
+def _update_settings(db: Any) -> None:
+    """An update writes the live database, which readers keep reading: write-ahead log, and a
+    commit that is on disk when it returns."""
+    for pragma in ("journal_mode = wal", "synchronous = full", "busy_timeout = 10000", "temp_store = memory",
+                   f"journal_size_limit = {WAL_LIMIT_BYTES}",
+                   f"cache_size = -{BULK_CACHE_KIB}"):
+        db.execute(f"pragma {pragma}")
 
 
 def _bulk_settings(db: Any) -> None:
@@ -264,19 +310,17 @@ def _batches(articles: Iterable[tuple[Article, bytes]], wanted: set[str],
 
 
 def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embedder: Embedder, chunk_chars: int, progress: bool,
-           *, reuse_from: Path | None = None, batch_chars: int = BATCH_CHARS) -> Changes:
+           *, batch_chars: int = BATCH_CHARS) -> Changes:
     """Write the plan's articles a batch at a time, then delete the articles that went.
 
     ``articles`` holds at least the plan's ``todo`` (others are skipped). A changed article's old
     rows are deleted in the batch that writes its new ones; removed articles go last, so a
     renamed article still finds their vectors. Any vector whose passage or sentence text is
-    already in the index being written (or in the live one, ``reuse_from``) is reused, not embedded.
+    already in the index being written is reused, not embedded.
     What changed is returned, so the vector index is updated rather than rebuilt.
     """
     todo = set(plan.todo)
     replaced = todo & set(plan.stale)
-    reuse = store.open_db(reuse_from, readonly=True) if reuse_from else None
-    sources = [db] + ([reuse] if reuse else [])
     added: list[np.ndarray] = []
     removed: list[np.ndarray] = []
     embedded = 0
@@ -284,15 +328,13 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
     try:
         for batch in _batches(articles, todo, batch_chars):
             gone = [a.id for a, _ in batch if a.id in replaced]
-            n, ids = _write_batch(db, batch, embedder, chunk_chars, sources, gone, removed)
+            n, ids = _write_batch(db, batch, embedder, chunk_chars, gone, removed)
             embedded += n
             added.append(ids)
             bar.update(len(batch))
     finally:
         bar.close()
-        if reuse is not None:
-            reuse.conn.close()
-    with db.conn:
+    with db.atomic():
         _delete_articles(db, [aid for aid in plan.stale if aid not in replaced], removed)
     return Changes(embedded=embedded, added_ids=np.concatenate(added) if added else np.zeros(0, np.int64),
                    removed_ids=np.concatenate(removed) if removed else np.zeros(0, np.int64))
@@ -312,13 +354,13 @@ def _delete_articles(db: Any, ids: list[str], removed: list[np.ndarray]) -> None
 
 
 def _write_batch(db: Any, batch: list[tuple[Article, bytes]], embedder: Embedder, chunk_chars: int,
-                 sources: list[Any], replaced: list[str], removed: list[np.ndarray]) -> tuple[int, np.ndarray]:
+                 replaced: list[str], removed: list[np.ndarray]) -> tuple[int, np.ndarray]:
     """Chunk, embed and insert one batch of articles (with their MinHash signatures), first deleting
     the old versions of ``replaced``.
 
     Each passage gets its keyword terms (script-aware stems and date tokens) and its sentences'
     spans and vectors, so answering a question embeds nothing but the question. Vectors are
-    looked up in ``sources`` by text hash first. Returns how many texts were embedded and the
+    looked up in the index by text hash first. Returns how many texts were embedded and the
     new passage ids.
     """
     rows: list[dict[str, Any]] = []
@@ -336,9 +378,8 @@ def _write_batch(db: Any, batch: list[tuple[Article, bytes]], embedder: Embedder
                                                   "text_hash": store.text_hash(sentence)}))
     wanted = {r["text_hash"] for r in rows} | {s["text_hash"] for _, s in sentences}
     reusable: dict[str, np.ndarray] = {}
-    for source in sources:
-        reusable.update(_known_vectors(source, "passages", wanted - set(reusable), store.blob_vector))
-        reusable.update(_known_vectors(source, "sentences", wanted - set(reusable), store.blob_vector16))
+    reusable.update(_known_vectors(db, "passages", wanted, store.blob_vector))
+    reusable.update(_known_vectors(db, "sentences", wanted - set(reusable), store.blob_vector16))
     unique: dict[str, str] = {}
     for r in [*rows, *(s for _, s in sentences)]:
         if r["text_hash"] not in reusable:
@@ -351,7 +392,7 @@ def _write_batch(db: Any, batch: list[tuple[Article, bytes]], embedder: Embedder
             raise ValueError(f"embedder returned {vecs.shape}, expected ({len(chunk)}, {embedder.dim})")
         for h, v in zip(chunk, vecs):
             reusable[h] = np.asarray(v, dtype=np.float32)
-    with db.conn:
+    with db.atomic():
         _delete_articles(db, replaced, removed)
         db["articles"].insert_all(
             [{k: getattr(a, k) for k in ("id", "path", "title", "source", "published", "date_text", "place",
@@ -410,9 +451,9 @@ def _stored_vectors(db: Any, dim: int, ids: np.ndarray | None = None) -> Iterato
             yield matrix(sorted(rows))
 
 
-def _write_vectors(db: Any, folder: Path, dim: int, old_index: Any, changes: Changes) -> int:
-    """Write the FAISS index: the live one less what was removed plus what was added, or a new one
-    filled from the database's vectors, ``VECTOR_BATCH`` at a time."""
+def _write_vectors(db: Any, path: Path, dim: int, old_index: Any, changes: Changes) -> int:
+    """Write the FAISS index to ``path``: the live one less what was removed plus what was added,
+    or a new one filled from the database's vectors, ``VECTOR_BATCH`` at a time."""
     passages = db.execute("select count(*) from passages").fetchone()[0]
     index = old_index
     if index is not None:
@@ -436,7 +477,7 @@ def _write_vectors(db: Any, folder: Path, dim: int, old_index: Any, changes: Cha
             vectors.add(index, vecs, ids)
     if index.ntotal != passages:
         raise RuntimeError(f"vector index holds {index.ntotal} vectors for {passages} passages")
-    vectors.save(index, folder / layout.VECTORS_NAME)
+    vectors.save(index, path)
     return passages
 
 

@@ -75,7 +75,7 @@ def save_problems(db: Any, report: BuildReport) -> None:
              "other_id": None, "similarity": None} for p in report.problems]
     rows += [{"path": None, "line": None, "kind": "same_story", "problem": "the same story as another article",
               "article_id": dup, "other_id": orig, "similarity": sim} for dup, orig, sim in report.duplicates]
-    with db.conn:
+    with db.atomic():
         db.execute("delete from problems")
         if rows:
             db["problems"].insert_all(rows, alter=False)

@@ -1,12 +1,16 @@
 """The engine every front end stands on: questions in, cited answers out.
 
-An :class:`Engine` serves one immutable :class:`Snapshot` of the index at a time. When a
-re-index publishes a new build, the next question picks it up (within ``reload_seconds``);
-questions already running finish on the snapshot they started with.
+An :class:`Engine` serves one :class:`Snapshot` of the index at a time: a build folder at one
+generation. Each question reads the database inside read transactions that are checked to be
+at the snapshot's generation, so its vector search and its rows always agree. When a full
+re-index publishes a new folder, the next question picks it up (within ``reload_seconds``);
+when an update commits a new generation in place, the next question sees it at once and
+reopens the snapshot. Questions already running finish on the snapshot they started with.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
@@ -22,7 +26,7 @@ from index import answer as answer_mod
 from index import layout, store, vectors
 from index.answer import Answer
 from index.embedding import Embedder
-from index.errors import BadQuestion, IndexDamaged, IndexMismatch, IndexMissing
+from index.errors import BadQuestion, IndexBusy, IndexDamaged, IndexMismatch, IndexMissing
 from index.followup import resolve_followup
 from index.query import Query, analyse, cased_form, lower_case_rare_words, surface_form
 from index.search import Hit, depth_for, hybrid_search, keyword_candidates
@@ -34,6 +38,21 @@ log = logging.getLogger(__name__)
 MAX_K = 50
 MAX_OFFSET = 1000
 MAX_CASED_WORDS = 4  # rare lower-case words looked up for their capitalised form, per question
+STALE_RETRIES = 3  # a question restarted on the new generation after an update committed under it
+
+_reading = threading.local()  # this thread's connections inside a read transaction
+
+
+class _Stale(Exception):
+    """The database has moved on to a newer generation than the snapshot's vector index."""
+
+
+def _end_reads() -> None:
+    """End this thread's read transactions: the next question sees the latest committed index."""
+    for conn in getattr(_reading, "conns", ()):
+        if conn.in_transaction:
+            conn.commit()
+    _reading.conns = []
 
 
 class Snapshot:
@@ -52,18 +71,23 @@ class Snapshot:
             ) from e
 
     def _open(self, embedder: Embedder) -> None:
-        db = self.db()
-        self.meta = store.get_meta(db)
-        # Same name, same model: a lazily loaded model's dimension is checked when it loads.
-        same_dim = not getattr(embedder, "loaded", True) or self.meta.get("dimension") == str(embedder.dim)
-        if self.meta.get("model") != embedder.name or not same_dim:
-            raise IndexMismatch(
-                f"the index was built with model {self.meta.get('model')!r} "
-                f"(dimension {self.meta.get('dimension')}), but NEWSQA_EMBEDDING_MODEL is {embedder.name!r} "
-                f"(dimension {embedder.dim}). Re-index with: newsqa index --rebuild"
-            )
-        self.index = vectors.load(self.folder / layout.VECTORS_NAME, mmap=True)
-        self.passage_count = int(db.execute("select count(*) from passages").fetchone()[0])
+        self.generation: str | None = None  # the first read pins it
+        self.stale = False
+        try:
+            db = self.db()
+            self.meta = store.get_meta(db)
+            # Same name, same model: a lazily loaded model's dimension is checked when it loads.
+            same_dim = not getattr(embedder, "loaded", True) or self.meta.get("dimension") == str(embedder.dim)
+            if self.meta.get("model") != embedder.name or not same_dim:
+                raise IndexMismatch(
+                    f"the index was built with model {self.meta.get('model')!r} "
+                    f"(dimension {self.meta.get('dimension')}), but NEWSQA_EMBEDDING_MODEL is {embedder.name!r} "
+                    f"(dimension {embedder.dim}). Re-index with: newsqa index --rebuild"
+                )
+            self.index = vectors.load(layout.vectors_path(self.folder, self.meta), mmap=True)
+            self.passage_count = int(db.execute("select count(*) from passages").fetchone()[0])
+        finally:
+            _end_reads()
         if self.index.ntotal != self.passage_count:
             raise IndexMismatch(
                 f"index at {self.folder} is inconsistent ({self.passage_count} passages, {self.index.ntotal} vectors); "
@@ -81,12 +105,55 @@ class Snapshot:
         return self._vocab.get(kind, [])
 
     def db(self) -> Any:
-        """This thread's read-only connection to the snapshot's database."""
-        conn = getattr(self._local, "db", None)
-        if conn is None:
-            conn = store.open_db(self.folder / layout.DB_NAME, readonly=True)
-            self._local.db = conn
-        return conn
+        """This thread's read-only connection to the snapshot's database, inside a read transaction
+        at the snapshot's generation (:class:`_Stale` if the index has moved on). The transaction
+        lasts until :func:`_end_reads`, which every engine call runs when it ends."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = store.open_db(self.folder / layout.DB_NAME, readonly=True)
+            self._local.db = db
+        conn = db.conn
+        if not conn.in_transaction:
+            conn.execute("begin")
+            if not hasattr(_reading, "conns"):
+                _reading.conns = []
+            _reading.conns.append(conn)
+            row = conn.execute("select value from meta where key = 'generation'").fetchone()
+            generation = row[0] if row else ""
+            if self.generation is None:
+                self.generation = generation
+            elif generation != self.generation:
+                conn.commit()
+                self.stale = True
+                raise _Stale(f"{self.folder.name} is at generation {generation}, the snapshot at {self.generation}")
+        return db
+
+    def read(self, fn: Any, *args: Any) -> Any:
+        """``fn(db, *args)`` on this thread's connection, its read transaction ended afterwards
+        (for work handed to another thread)."""
+        try:
+            return fn(self.db(), *args)
+        finally:
+            _end_reads()
+
+
+def _on_current_snapshot(method: Any) -> Any:
+    """Run an engine call on one generation of the index, again on the new one if an update
+    committed under it, and end its read transactions when it returns."""
+    @functools.wraps(method)
+    def run(self: "Engine", *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(STALE_RETRIES + 1):
+            try:
+                return method(self, *args, **kwargs)
+            except _Stale:
+                if attempt == STALE_RETRIES:
+                    raise IndexBusy("the index is being updated faster than a question can be answered; "
+                                    "try again in a moment") from None
+                log.info("index updated during a question; answering on the new one")
+            finally:
+                _end_reads()
+        raise AssertionError("unreachable")
+    return run
 
 
 class Engine:
@@ -113,7 +180,7 @@ class Engine:
     def snapshot(self) -> Snapshot:
         """The live snapshot, reopened when a new build has been published."""
         now = time.monotonic()
-        if self._snapshot is not None and now - self._checked < self.reload_seconds:
+        if self._snapshot is not None and not self._snapshot.stale and now - self._checked < self.reload_seconds:
             return self._snapshot
         with self._lock:
             self._checked = now
@@ -121,7 +188,7 @@ class Engine:
                 target = os.readlink(self.data_dir / layout.CURRENT)
             except OSError:
                 target = None
-            if self._snapshot is not None and target == self._target:
+            if self._snapshot is not None and target == self._target and not self._snapshot.stale:
                 return self._snapshot
             folder = layout.current_build(self.data_dir)
             if folder is None:
@@ -137,7 +204,7 @@ class Engine:
                 self._target = target
                 return self._snapshot
             if self._snapshot is not None:
-                log.info("now serving index %s", folder.name)
+                log.info("now serving index %s, generation %s", folder.name, snap.generation)
             self._snapshot, self._target = snap, target
             return snap
 
@@ -180,7 +247,7 @@ class Engine:
                              "where passages_fts match ? limit 1", ['"' + c.key + '"']).fetchone()
             c.shown = surface_form(c.key, [row[0]] if row else [])
         self._restore_case(db, query, snap.passage_count)
-        keyword = self._keyword_pool.submit(lambda: keyword_candidates(snap.db(), query, depth))
+        keyword = self._keyword_pool.submit(snap.read, keyword_candidates, query, depth)
         try:
             qvec = self.embedder.encode_queries([query.dense_text()])[0]
         except BaseException:
@@ -201,6 +268,7 @@ class Engine:
             if form:
                 query.cased[word] = form
 
+    @_on_current_snapshot
     def search(self, question: str, k: int = 10, offset: int = 0, previous: str | None = None) -> list[Hit]:
         """Ranked passages with each retriever's rank and score."""
         k = _check_k(k)
@@ -209,6 +277,7 @@ class Engine:
         query, snap, qvec, _, keyword = self._prepare(question, previous, depth_for(k, offset))
         return hybrid_search(snap.db(), snap.index, qvec, query, k, offset=offset, keyword=keyword.result)
 
+    @_on_current_snapshot
     def ask(self, question: str, k: int = 5, previous: str | None = None) -> Answer:
         """An extractive answer with numbered citations, or ``found=False`` (and no citations) when nothing fits.
 
@@ -234,6 +303,7 @@ class Engine:
                              "close in meaning was found. Try other words.")
         return result
 
+    @_on_current_snapshot
     def stats(self) -> dict[str, Any]:
         """Counts, date range, sources, model and build time of the live index."""
         snap = self.snapshot()
@@ -251,6 +321,7 @@ class Engine:
             "built_at": snap.meta.get("built_at"), "index_bytes": size, "index_path": str(snap.folder),
         }
 
+    @_on_current_snapshot
     def article(self, article_id: str) -> dict[str, Any] | None:
         """An article's metadata and full text, or None."""
         row = self.snapshot().db().execute(
@@ -260,6 +331,7 @@ class Engine:
         cols = ["id", "path", "title", "source", "published", "date_text", "place", "url", "text"]
         return dict(zip(cols, row)) if row else None
 
+    @_on_current_snapshot
     def article_passages(self, article_id: str) -> list[dict[str, Any]]:
         """An article's passages in reading order, with their spans."""
         rows = self.snapshot().db().execute(
@@ -267,6 +339,7 @@ class Engine:
         ).fetchall()
         return [dict(zip(["passage_id", "seq", "start", "end", "text"], r)) for r in rows]
 
+    @_on_current_snapshot
     def passage(self, passage_id: int) -> dict[str, Any] | None:
         """One passage with its article's metadata, or None (e.g. gone after a re-index)."""
         return store.passages_by_id(self.snapshot().db(), [int(passage_id)]).get(int(passage_id))

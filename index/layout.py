@@ -1,9 +1,18 @@
 """Where an index lives on disk and how a new one replaces the old atomically.
 
-``DATA/current`` is a symlink to ``DATA/builds/<name>/`` holding ``newsqa.db`` and
-``vectors.faiss``. A build is written to ``DATA/builds/.tmp-*``, flushed, renamed, and made
-live by replacing the symlink in one ``rename``: a reader sees the old index or the new one,
-never a mix, and a killed build leaves only a temporary folder that the next build removes.
+``DATA/current`` is a symlink to ``DATA/builds/<name>/`` holding ``newsqa.db`` (in WAL mode)
+and its vector index ``vectors-<generation>.faiss``, the one the database's meta names.
+
+- A full build is written to ``DATA/builds/.tmp-*``, flushed, renamed, and made live by
+  replacing the symlink in one ``rename``. A killed build leaves only a temporary folder that
+  the next build removes.
+- An update (only what changed) is written into the live folder: the new vector file first,
+  under the next generation's name, then every database change, the meta's ``generation`` and
+  ``vectors_file`` included, in one SQLite transaction. Readers pin a generation per question
+  (see :mod:`index.engine`); a killed update leaves an uncommitted transaction that SQLite
+  rolls back, and a vector file no generation names, which the next update replaces.
+
+Either way a reader sees the old index or the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ from typing import IO
 from index.errors import IndexBusy
 
 DB_NAME = "newsqa.db"
-VECTORS_NAME = "vectors.faiss"
+VECTORS_GLOB = "vectors-*.faiss"
+KEEP_VECTOR_FILES = 3  # the live generation's and the two before it, for questions still running on them
 CURRENT = "current"
 BUILDS = "builds"
 TMP_PREFIX = ".tmp-"
@@ -32,7 +42,64 @@ def current_build(data_dir: Path) -> Path | None:
     except OSError:
         return None
     path = (data_dir / target).resolve()
-    return path if (path / DB_NAME).exists() and (path / VECTORS_NAME).exists() else None
+    return path if (path / DB_NAME).exists() else None
+
+
+def vectors_name(generation: int) -> str:
+    """The vector index file of one generation of a build."""
+    return f"vectors-{generation}.faiss"
+
+
+def vectors_path(folder: Path, meta: dict[str, str]) -> Path:
+    """The vector index file a build's meta names."""
+    name = meta.get("vectors_file")
+    if not name:
+        raise RuntimeError("the index names no vector file (an older format)")
+    return folder / name
+
+
+def _meta_values(folder: Path, *keys: str) -> list[str]:
+    """Values of meta keys in a build's database ("" where missing), read without sqlite-utils."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{folder / DB_NAME}?mode=ro", uri=True)
+    try:
+        found = dict(conn.execute(f"select key, value from meta where key in ({','.join('?' * len(keys))})", keys))
+    except sqlite3.DatabaseError:
+        found = {}
+    finally:
+        conn.close()
+    return [found.get(k, "") for k in keys]
+
+
+def vectors_of(folder: Path) -> Path:
+    """The live vector index file of a build folder."""
+    return vectors_path(folder, {"vectors_file": _meta_values(folder, "vectors_file")[0]})
+
+
+def live_version(data_dir: Path) -> tuple[Path, str] | None:
+    """The live build folder and its generation: changes with every published build or update."""
+    folder = current_build(data_dir)
+    return None if folder is None else (folder, _meta_values(folder, "generation")[0])
+
+
+def remove_old_vector_files(folder: Path, live: str, keep: int = KEEP_VECTOR_FILES) -> None:
+    """Delete the vector files of generations older than the newest ``keep`` (``live`` always stays).
+
+    A file no generation names (left by a killed update) is newer than ``live``: the next update
+    writes over it.
+    """
+    def generation(p: Path) -> int:
+        try:
+            return int(p.stem.removeprefix("vectors-"))
+        except ValueError:
+            return -1
+
+    live_gen = generation(folder / live)
+    files = sorted((p for p in folder.glob(VECTORS_GLOB) if generation(p) <= live_gen), key=generation, reverse=True)
+    for p in files[keep:]:
+        if p.name != live:
+            p.unlink(missing_ok=True)
 
 
 def new_build_dir(data_dir: Path) -> Path:
@@ -58,9 +125,9 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def publish(data_dir: Path, tmp: Path) -> Path:
-    """Make the finished build in ``tmp`` the live one; return its final folder."""
-    for name in (DB_NAME, VECTORS_NAME):
+def publish(data_dir: Path, tmp: Path, vectors_file: str) -> Path:
+    """Make the finished build in ``tmp`` (its database and ``vectors_file``) the live one; return its final folder."""
+    for name in (DB_NAME, vectors_file):
         fsync_path(tmp / name)
     final = tmp.with_name(tmp.name.removeprefix(TMP_PREFIX))
     os.rename(tmp, final)

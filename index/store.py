@@ -93,7 +93,7 @@ def migrate(db: sqlite_utils.Database) -> None:
         version = int(row[0]) if row else 0
     for number, step in enumerate(MIGRATIONS, start=1):
         if number > version:
-            with db.conn:
+            with db.atomic():
                 step(db)
                 db["meta"].upsert({"key": SCHEMA_VERSION_KEY, "value": str(number)}, pk="key")
 

@@ -123,11 +123,12 @@ def search(index: object, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.n
 
 
 def save(index: object, path: Path) -> None:
-    """Write the index and flush it to disk before anyone may switch to it."""
+    """Write the index and flush it (and its folder's entry) to disk before anyone may switch to it."""
     from index.layout import fsync_path
 
     _faiss().write_index(index, str(path))
     fsync_path(path)
+    fsync_path(path.parent)
 
 
 def load(path: Path, *, mmap: bool = False) -> object:

@@ -61,10 +61,10 @@ def main() -> None:
         for line in watcher.stderr:
             if line.startswith("watching"):
                 break
-        before = layout.current_build(data)
+        before = layout.live_version(data)
         write_corpus(corpus, 1, seed=4, start=args.articles + 5)
         t = time.perf_counter()
-        while layout.current_build(data) == before and time.perf_counter() - t < 60:
+        while layout.live_version(data) == before and time.perf_counter() - t < 60:
             time.sleep(0.02)
         print(f"with `newsqa index --watch --interval 0.5` running: a new article was live "
               f"{time.perf_counter() - t:.2f}s after its file landed")

@@ -225,12 +225,12 @@ def watch_add(corpus: Path, data: Path) -> float:
         for line in watcher.stderr:
             if line.startswith("watching"):
                 break
-        before = layout.current_build(data)
+        before = layout.live_version(data)
         new = corpus / "zz-new.jsonl"
         new.write_text(json.dumps({"id": "zz_new", "title": "Breaking", "text":
                                    "LONDON, March 3. A new article about the harbour bridge opened today."}) + "\n")
         t = time.perf_counter()
-        while layout.current_build(data) == before and time.perf_counter() - t < 300:
+        while layout.live_version(data) == before and time.perf_counter() - t < 300:
             time.sleep(0.02)
         return time.perf_counter() - t
     finally:

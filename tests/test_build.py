@@ -122,7 +122,7 @@ def test_a_damaged_index_is_a_clear_error_and_the_next_build_recovers(tmp_path, 
     data = tmp_path / "data"
     build_index(corpus_copy, data, fake_embedder)
     live = layout.current_build(data)
-    (live / layout.VECTORS_NAME).write_bytes(b"truncated")
+    layout.vectors_of(live).write_bytes(b"truncated")
     with pytest.raises(IndexDamaged, match="newsqa index --rebuild"):
         Engine(data, fake_embedder)
     report = build_index(corpus_copy, data, fake_embedder)
@@ -143,3 +143,56 @@ def test_a_sentence_repeated_across_articles_is_embedded_once(tmp_path, fake_emb
     engine = Engine(tmp_path / "data", fake_embedder)
     hits = engine.search(boiler, k=30)
     assert len({h.article_id for h in hits}) >= 10
+
+
+ZEBRA = "Zebra herd crosses the Mara river\n\nA herd of zebra crossed the Mara river at dawn, rangers said.\n"
+
+
+def test_an_update_is_written_in_place_and_seen_by_the_next_question(tmp_path, corpus_copy, fake_embedder):
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    folder, generation = layout.live_version(data)
+    engine = Engine(data, fake_embedder, reload_seconds=3600)  # no folder check: the generation alone tells
+    assert engine.article("zebra") is None
+    (corpus_copy / "zebra.txt").write_text(ZEBRA)
+    report = build_index(corpus_copy, data, fake_embedder)
+    assert report.added == 1 and report.path == folder
+    assert layout.live_version(data) == (folder, str(int(generation) + 1))
+    assert [p.name for p in (data / "builds").iterdir()] == [folder.name], "no copy of the index was made"
+    assert engine.article("zebra")["title"] == "Zebra herd crosses the Mara river"
+    assert engine.search("zebra Mara river", k=1)[0].article_id == "zebra"
+    assert engine.snapshot().passage_count == engine.snapshot().index.ntotal == report.passages
+
+
+def test_an_update_committed_during_a_question_restarts_it_on_the_new_index(tmp_path, corpus_copy, monkeypatch):
+    """The question has pinned the old generation, then an update commits before its keyword search
+    (in another thread) reads: it must not mix the two (vector ids of one, rows of the other)."""
+    from index import engine as engine_mod
+
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, FakeEmbedder())
+    engine = Engine(data, FakeEmbedder(), reload_seconds=3600)
+    (corpus_copy / "zebra.txt").write_text(ZEBRA)
+    real_read, updates = engine_mod.Snapshot.read, []
+
+    def update_first(self, fn, *args):
+        if not updates:
+            updates.append(build_index(corpus_copy, data, FakeEmbedder()))
+        return real_read(self, fn, *args)
+
+    monkeypatch.setattr(engine_mod.Snapshot, "read", update_first)
+    hits = engine.search("zebra Mara river", k=3)
+    assert updates[0].added == 1 and hits[0].article_id == "zebra"
+    snap = engine.snapshot()
+    assert snap.generation == layout.live_version(data)[1] and snap.index.ntotal == snap.passage_count
+
+
+def test_old_vector_files_are_removed_after_updates(tmp_path, corpus_copy, fake_embedder):
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    for i in range(5):
+        (corpus_copy / f"zebra{i}.txt").write_text(ZEBRA.replace("dawn", f"dawn on day {i}"))
+        build_index(corpus_copy, data, fake_embedder)
+    folder, generation = layout.live_version(data)
+    names = sorted(p.name for p in folder.glob(layout.VECTORS_GLOB))
+    assert names == sorted(layout.vectors_name(int(generation) - k) for k in range(layout.KEEP_VECTOR_FILES))

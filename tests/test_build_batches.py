@@ -87,7 +87,7 @@ def test_batches_give_the_index_one_batch_gives_full_and_incremental(tmp_path, m
     first = [build_index(corpus, d, FakeEmbedder(), batch_chars=size) for d, size in ((one, 10**9), (many, BATCH))]
     assert first[0].embedded == first[1].embedded and first[0].passages == first[1].passages
     _same(_content(one), _content(many))
-    assert not vectors.is_exact(vectors.load(first[1].path / layout.VECTORS_NAME))
+    assert not vectors.is_exact(vectors.load(layout.vectors_of(first[1].path)))
 
     lines = [json.loads(line) for line in feed.read_text().splitlines()]
     for obj in lines[:10]:  # changed: one sentence more, the rest of their passages unchanged
@@ -109,19 +109,30 @@ def test_batches_give_the_index_one_batch_gives_full_and_incremental(tmp_path, m
 
 
 class _Exploding(FakeEmbedder):
-    """Fails on its ``at``-th call, after checking that earlier batches are already in the new build."""
+    """Fails on its ``at``-th call."""
 
-    def __init__(self, data: Path, at: int) -> None:
+    def __init__(self, at: int) -> None:
         super().__init__()
-        self.data, self.at, self.written = data, at, 0
+        self.at = at
 
     def encode_documents(self, texts):
         if self.calls + 1 == self.at:
-            (tmp,) = [p for p in (self.data / "builds").iterdir() if p.name.startswith(layout.TMP_PREFIX)]
-            with sqlite3.connect(tmp / layout.DB_NAME) as db:
-                self.written = db.execute("select count(*) from articles").fetchone()[0]
             raise RuntimeError("disk on fire")
         return super().encode_documents(texts)
+
+
+def _count_written(monkeypatch) -> list[int]:
+    """After each batch a build writes, how many articles its own (uncommitted) view holds."""
+    written: list[int] = []
+    real = build._write_batch
+
+    def counting(db, *args, **kwargs):
+        out = real(db, *args, **kwargs)
+        written.append(db.execute("select count(*) from articles").fetchone()[0])
+        return out
+
+    monkeypatch.setattr(build, "_write_batch", counting)
+    return written
 
 
 def _check(data: Path, articles: int) -> None:
@@ -136,16 +147,18 @@ def _grow(corpus: Path) -> None:
     write_jsonl(corpus / "big.jsonl", 120, seed=7, sentences=6)
 
 
-def test_a_failure_between_batches_leaves_the_previous_index_whole(tmp_path, corpus_copy):
+def test_a_failure_between_batches_leaves_the_previous_index_whole(tmp_path, corpus_copy, monkeypatch):
     data = tmp_path / "data"
     build_index(corpus_copy, data, FakeEmbedder())
-    live = layout.current_build(data)
+    live = layout.live_version(data)
+    files = sorted(live[0].glob(layout.VECTORS_GLOB))
     _grow(corpus_copy)
-    exploding = _Exploding(data, at=5)
+    written = _count_written(monkeypatch)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        build_index(corpus_copy, data, exploding, batch_chars=BATCH)
-    assert exploding.written > 5, "the failure came after whole batches were written"
-    assert layout.current_build(data) == live
+        build_index(corpus_copy, data, _Exploding(at=5), batch_chars=BATCH)
+    assert written and written[-1] > 5, "the failure came after whole batches were written"
+    assert layout.live_version(data) == live
+    assert sorted(live[0].glob(layout.VECTORS_GLOB)) == files, "the update's vector file went with it"
     assert not [p for p in (data / "builds").iterdir() if p.name.startswith(layout.TMP_PREFIX)]
     _check(data, 5)
     report = build_index(corpus_copy, data, FakeEmbedder(), batch_chars=BATCH)
@@ -156,16 +169,17 @@ def test_a_failure_between_batches_leaves_the_previous_index_whole(tmp_path, cor
 def test_kill_9_between_batches_leaves_the_previous_index_whole(tmp_path, corpus_copy):
     data = tmp_path / "data"
     build_index(corpus_copy, data, FakeEmbedder())
-    live = layout.current_build(data)
+    live = layout.live_version(data)
     _grow(corpus_copy)
     killed = subprocess.run([sys.executable, "-m", "tests.crash_build", str(corpus_copy), str(data), str(BATCH), "6"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert killed.returncode == -9, killed.stderr
-    (leftover,) = [p for p in (data / "builds").iterdir() if p.name.startswith(layout.TMP_PREFIX)]
-    with sqlite3.connect(leftover / layout.DB_NAME) as db:
-        assert db.execute("select count(*) from articles").fetchone()[0] > 5, "killed after batches were written"
-    assert layout.current_build(data) == live
+    written = [int(line.split()[-1]) for line in killed.stdout.splitlines() if line.startswith("articles written")]
+    assert written and written[-1] > 5, "killed after batches were written"
+    assert layout.live_version(data) == live
     _check(data, 5)
     report = build_index(corpus_copy, data, FakeEmbedder(), batch_chars=BATCH)
-    assert report.added == 120 and not leftover.exists()
+    assert report.added == 120
+    assert not [p for p in (data / "builds").iterdir() if p.name.startswith(layout.TMP_PREFIX)]
     _check(data, 125)
+    assert len(list(live[0].glob(layout.VECTORS_GLOB))) <= layout.KEEP_VECTOR_FILES

@@ -141,7 +141,7 @@ def test_kill_9_at_any_moment_leaves_the_previous_index_whole(tmp_path):
     write_corpus(corpus, 1500, seed=6, start=1500)  # a second batch: the next run has real work
     # Kill before the build starts, at several moments while it writes, and just before the swap.
     moments = [("starting", None, 1.0), ("writing", layout.DB_NAME, 0.0), ("writing", layout.DB_NAME, 0.7),
-               ("writing", layout.DB_NAME, 1.5), ("swapping", layout.VECTORS_NAME, 0.0)]
+               ("writing", layout.DB_NAME, 1.5), ("swapping", layout.VECTORS_GLOB, 0.0)]
     for phase, marker, delay in moments:
         proc = subprocess.Popen(newsqa + ["--rebuild"], env=env, cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -164,11 +164,11 @@ def test_kill_9_at_any_moment_leaves_the_previous_index_whole(tmp_path):
 
 
 def _wait_for(data: Path, name: str, proc: subprocess.Popen, timeout: float = 60.0) -> bool:
-    """Poll until a temporary build folder holds ``name`` (or the process ended)."""
+    """Poll until a temporary build folder holds a file matching ``name`` (or the process ended)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         builds = data / "builds"
-        if any((p / name).exists() for p in builds.iterdir() if p.name.startswith(layout.TMP_PREFIX)):
+        if any(any(p.glob(name)) for p in builds.iterdir() if p.name.startswith(layout.TMP_PREFIX)):
             return True
         time.sleep(0.01)
     return False

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import vectors
+from index import layout, vectors
 from index.build import build_index
 
 
@@ -124,7 +124,7 @@ def test_an_incremental_build_updates_the_inverted_file_instead_of_rebuilding(
     (corpus_copy / "synth_000003.txt").unlink()
     second = build_index(corpus_copy, data, fake_embedder)
     assert built == [] and second.added == 1 and second.removed == 1
-    index = vectors.load(second.path / "vectors.faiss")
+    index = vectors.load(layout.vectors_of(second.path))
     from index import store
 
     db = store.open_db(second.path / "newsqa.db", readonly=True)

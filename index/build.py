@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 # 2: script-aware terms, date tokens, sentence vectors; 3: half-precision sentences;
 # 4: an 8-bit inverted file from 20,000 passages, updated in place of a rebuild;
 # 5: MinHash signatures from word hashes (the stored ones of format 4 do not compare with them);
-# 6: WAL databases updated in place, vector files named by generation
-INDEX_FORMAT = "6"
+# 6: WAL databases updated in place, vector files named by generation; 7: stored MinHash band keys
+INDEX_FORMAT = "7"
 CHUNK_CHARS = 900
 EMBED_BATCH = 1024
 BATCH_CHARS = 2_000_000  # article text chunked, embedded and written at a time (a longer article: alone)
@@ -347,6 +347,11 @@ def _delete_articles(db: Any, ids: list[str], removed: list[np.ndarray]) -> None
         marks = ",".join("?" * len(chunk))
         removed.append(np.array([r[0] for r in db.execute(f"select id from passages where article_id in ({marks})",
                                                           chunk)], dtype=np.int64))
+        signed = db.execute(f"select id, minhash from articles where id in ({marks}) and minhash is not null",
+                            chunk).fetchall()
+        db.conn.executemany("delete from minhash_bands where band = ? and key = ? and article_id = ?",
+                            store.band_rows([r[0] for r in signed],
+                                            np.frombuffer(b"".join(r[1] for r in signed), dtype=np.uint64)))
         db.execute(f"delete from sentences where passage_id in (select id from passages where article_id in ({marks}))",
                    chunk)
         db.execute(f"delete from passages where article_id in ({marks})", chunk)
@@ -400,6 +405,9 @@ def _write_batch(db: Any, batch: list[tuple[Article, bytes]], embedder: Embedder
              | {"minhash": signature} for a, signature in batch],
             batch_size=500,
         )
+        db.conn.executemany("insert or ignore into minhash_bands (band, key, article_id) values (?, ?, ?)",
+                            store.band_rows([a.id for a, _ in batch],
+                                            np.frombuffer(b"".join(sig for _, sig in batch), dtype=np.uint64)))
         # Ids as SQLite would give them one by one (after the largest), so all go in one statement.
         first = db.execute("select coalesce(max(id), 0) + 1 from passages").fetchone()[0]
         ids = list(range(first, first + len(rows)))

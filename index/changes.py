@@ -1,7 +1,9 @@
 """What changed between a corpus folder and the live index, and what a build must therefore do.
 
-Files whose bytes are unchanged are not parsed again; unreadable files keep their previously
-indexed articles; the same story under two ids is kept once.
+Files whose bytes are unchanged are not parsed again, nor are their indexed articles read back:
+an update costs what changed. Their recorded problems are carried forward (a file whose
+duplicate story's original changed, or with an id another file also uses, is read again).
+Unreadable files keep their previously indexed articles; the same story under two ids is kept once.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class BuildReport:
     reason: str | None = None
     problems: list[BadArticle] = field(default_factory=list)
     duplicates: list[tuple[str, str, float]] = field(default_factory=list)
+    duplicate_paths: dict[str, str] = field(default_factory=dict)  # a skipped duplicate's file
     path: Path | None = None
     before: int = 0                                   # articles in the live index before this build
     lost: list[str] = field(default_factory=list)     # ids this build drops, other than ones removed on purpose
@@ -73,8 +76,9 @@ def save_problems(db: Any, report: BuildReport) -> None:
     """Record what this build could not index (replacing the previous build's list)."""
     rows = [{"path": p.path, "line": p.line, "kind": p.kind, "problem": p.problem, "article_id": None,
              "other_id": None, "similarity": None} for p in report.problems]
-    rows += [{"path": None, "line": None, "kind": "same_story", "problem": "the same story as another article",
-              "article_id": dup, "other_id": orig, "similarity": sim} for dup, orig, sim in report.duplicates]
+    rows += [{"path": report.duplicate_paths.get(dup), "line": None, "kind": "same_story",
+              "problem": "the same story as another article", "article_id": dup, "other_id": orig, "similarity": sim}
+             for dup, orig, sim in report.duplicates]
     with db.atomic():
         db.execute("delete from problems")
         if rows:
@@ -97,23 +101,46 @@ def load_problems(old: Path, report: BuildReport) -> None:
         db.conn.close()
 
 
-def old_state(old: Path | None) -> tuple[dict[str, str], dict[str, tuple[str, str]], dict[str, np.ndarray]]:
-    """Meta, ``{article id: (content hash, path)}`` and stored signatures of the live index."""
-    if old is None:
-        return {}, {}, {}
-    db = store.open_db(old / layout.DB_NAME, readonly=True)
-    try:
-        meta = store.get_meta(db)
-        has_sig = "minhash" in db["articles"].columns_dict
-        sql = f"select id, content_hash, path, {'minhash' if has_sig else 'null'} from articles"
+def _articles_in(db: Any, needed: set[str], clean: set[str], clean_ids: int, before: int
+                 ) -> tuple[dict[str, tuple[str, str]], dict[str, np.ndarray]]:
+    """``{id: (content hash, path)}`` and signatures of the indexed articles outside the ``clean``
+    files (which hold ``clean_ids`` of the ``before`` indexed), looked up by path among ``needed``:
+    only the rows returned are read. Should the counts not add up, every article outside the clean
+    files is read instead (one scan)."""
+    def rows(condition: str, values: set[str]) -> tuple[dict[str, tuple[str, str]], dict[str, np.ndarray]]:
         arts, sigs = {}, {}
-        for aid, chash, path, blob in db.execute(sql):
+        for aid, chash, path, blob in db.execute(
+                f"select id, content_hash, path, minhash from articles where path {condition} "
+                "(select value from json_each(?))", [json.dumps(sorted(values))]):
             arts[aid] = (chash, path)
             if blob:
                 sigs[aid] = np.frombuffer(blob, dtype=np.uint64)
-    finally:
-        db.conn.close()
-    return meta, arts, sigs
+        return arts, sigs
+
+    arts, sigs = rows("in", needed - clean)
+    return (arts, sigs) if len(arts) + clean_ids == before else rows("not in", clean)
+
+
+@dataclass
+class _Recorded:
+    line: int | None
+    kind: str
+    problem: str
+    article_id: str | None
+    other_id: str | None
+    similarity: float | None
+
+
+def _recorded_problems(db: Any) -> dict[str, list[_Recorded]]:
+    """The live build's problems by file."""
+    out: dict[str, list[_Recorded]] = {}
+    if not db["problems"].exists():
+        return out
+    for path, *rest in db.execute(
+            "select path, line, kind, problem, article_id, other_id, similarity from problems order by rowid"):
+        if path is not None:
+            out.setdefault(path, []).append(_Recorded(*rest))
+    return out
 
 
 def kept_ids(problems: list[BadArticle], present: set[str], old_arts: dict[str, tuple[str, str]],
@@ -171,11 +198,50 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
     remembered until duplicates are found; ``keep`` is handed each new or changed article with its
     signature (a build parks them on disk until it writes them). The plan holds ids only.
     """
-    _, old_arts, old_sigs = old_state(old)
-    base = {} if rebuild else old_arts
+    live = None if old is None else store.open_db(old / layout.DB_NAME, readonly=True)
+    try:
+        return _plan(corpus_dir, hashes, live, rebuild, {} if rebuild else old_files, report, problems, forget, keep)
+    finally:
+        if live is not None:
+            live.conn.close()
+
+
+def _plan(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], live: Any, rebuild: bool,
+          old_files: dict[str, tuple[str, list[str]]], report: BuildReport, problems: list[BadArticle] | None,
+          forget: set[str], keep: Callable[[Article, np.ndarray], None] | None) -> Plan:
+    """:func:`plan_changes` with the live index open (``live``; None when there is none). A rebuild
+    reads every file and reuses nothing, but still counts what the live index would lose."""
+    before = live.execute("select count(*) from articles").fetchone()[0] if live is not None else 0
+    everything = live
+    if rebuild:
+        live = None
     same_files = {rel for rel, (_, sha) in hashes.items() if rel in old_files and old_files[rel][0] == sha}
-    same_ids = {aid for rel in same_files for aid in old_files[rel][1] if aid in base}
+    recorded = _recorded_problems(live) if live is not None else {}
+    # Indexed articles whose file changed or went: a duplicate story of one of them may be one no longer.
+    affected = {aid for rel, (_, ids) in old_files.items() if rel not in same_files for aid in ids}
+    for rel in list(same_files):
+        if any(r.kind == "duplicate" or (r.kind == "same_story" and r.other_id in affected)
+               for r in recorded.get(rel, ())):
+            same_files.discard(rel)  # read again: what it depends on may have changed
+    # Unchanged files whose articles need not be read back: none of them can have been kept from an
+    # earlier version (that takes a broken file or broken lines).
+    clean = {rel for rel in same_files if not any(r.kind in ("file", "line") for r in recorded.get(rel, ()))}
+    same_ids = {aid for rel in clean for aid in old_files[rel][1]}
+    # Articles of files that changed, went or have problems (a file left unreadable has no files row,
+    # but its problem names it).
+    needed = set(old_files) | set(recorded)
+    base, old_sigs = _articles_in(live, needed, clean, len(same_ids), before) if live is not None else ({}, {})
+    same_ids |= {aid for rel in same_files - clean for aid in old_files[rel][1] if aid in base}
     problems = list(problems or [])
+    carried: dict[str, tuple[str, float]] = {}
+    duplicate_paths: dict[str, str] = {}
+    for rel in sorted(same_files):
+        for r in recorded.get(rel, ()):
+            if r.kind == "same_story":
+                carried[r.article_id] = (r.other_id, r.similarity)
+                duplicate_paths[r.article_id] = rel
+            else:
+                problems.append(BadArticle(rel, r.problem, r.line, kind=r.kind))
     parsed: dict[str, tuple[str, str]] = {}  # id: (file, content hash), in reading order
     sigs: dict[str, np.ndarray] = {}
     fresh: set[str] = set()
@@ -184,7 +250,9 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
             problems.append(item)
             continue
         if item.id in same_ids:
-            problems.append(BadArticle(item.path, f"duplicate article id {item.id!r} (also in {base[item.id][1]}); "
+            where = base[item.id][1] if item.id in base else next(
+                (rel for rel in same_files if item.id in old_files[rel][1]), "another file")
+            problems.append(BadArticle(item.path, f"duplicate article id {item.id!r} (also in {where}); "
                                                   "skipped", kind="duplicate"))
             continue
         parsed[item.id] = (item.path, item.content_hash)
@@ -197,11 +265,11 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
                 keep(item, sigs[item.id])
     report.problems = problems
     kept = kept_ids(problems, same_ids | set(parsed), base, forget)
-    sigs.update({aid: old_sigs[aid] for aid in same_ids | kept if aid in old_sigs})
-    order = sorted(aid for aid in sigs if aid not in fresh) + sorted(fresh)
-    dupes = dedupe.find_duplicates(sigs, order, fresh=fresh)
+    dupes = _duplicates(live, sigs, fresh, same_ids, kept, base)
+    dupes.update(carried)
     report.duplicates = [(dup, orig, sim) for dup, (orig, sim) in sorted(dupes.items())]
-    dupe_paths = {parsed[aid][0] for aid in dupes if aid in parsed}
+    duplicate_paths.update({aid: parsed[aid][0] for aid in dupes if aid in parsed})
+    report.duplicate_paths = duplicate_paths
     parsed = {aid: v for aid, v in parsed.items() if aid not in dupes}
     final = same_ids | kept | set(parsed)
     todo = [aid for aid, (_, chash) in parsed.items() if aid not in base or base[aid][0] != chash]
@@ -211,18 +279,49 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
     report.unchanged = len(final) - len(todo) - len(kept)
     report.kept = len(kept)
     report.removed = sum(1 for aid in base if aid not in final)
-    report.before = len(old_arts)
-    report.lost = sorted(aid for aid in old_arts if aid not in final and aid not in forget)
-    # Files with problems or duplicates are read again next time: a fix, or the original's
-    # removal, must be noticed even though their bytes did not change.
-    bad = {p.path for p in problems} | dupe_paths
+    report.before = before
+    olds = (r[0] for r in everything.execute("select id from articles")) if rebuild and everything else base
+    report.lost = sorted(aid for aid in olds if aid not in final and aid not in forget)
     by_path: dict[str, list[str]] = {}
     for aid, (path, _) in parsed.items():
         by_path.setdefault(path, []).append(aid)
     files = [{"path": rel, "sha256": sha, "article_ids": json.dumps(old_files[rel][1] if rel in same_files
                                                                     else by_path.get(rel, []))}
-             for rel, (_, sha) in hashes.items() if rel not in bad]
+             for rel, (_, sha) in hashes.items()]
     stale = [aid for aid in base if aid not in final or aid in changed]
     moved = {aid: path for aid, (path, _) in parsed.items()
              if aid in base and aid not in changed and base[aid][1] != path}
     return Plan(final=final, todo=todo, stale=stale, files=files, moved=moved)
+
+
+FAST_DEDUPE_MAX = 10_000  # fresh articles up to which they alone are compared with the index, streamed
+
+
+def _duplicates(live: Any, sigs: dict[str, np.ndarray], fresh: set[str],
+                same_ids: set[str], kept: set[str], base: dict[str, tuple[str, str]]) -> dict[str, tuple[str, float]]:
+    """Fresh articles that repeat a story already indexed (or an earlier fresh one)."""
+    if not fresh:
+        return {}
+    if live is None:
+        order = sorted(aid for aid in sigs if aid not in fresh) + sorted(fresh)
+        return dedupe.find_duplicates(sigs, order, fresh=fresh)
+    # Indexed articles that stay (unchanged, kept, or read again unchanged) are the possible originals.
+    gone = {aid for aid in base if aid not in sigs and aid not in kept and aid not in same_ids}
+    if len(fresh) <= FAST_DEDUPE_MAX:  # only the indexed articles sharing a band with a fresh one
+        mine = sorted(fresh)
+        keys = dedupe.band_keys(np.stack([sigs[aid] for aid in mine]))
+        found: set[str] = set()
+        for band in range(dedupe.BANDS):
+            found.update(r[0] for r in live.execute(
+                "select article_id from minhash_bands where band = ? and key in (select value from json_each(?))",
+                [band, json.dumps(sorted(set(keys[:, band].tolist())))]))
+        found -= fresh | gone
+        rows = live.execute("select id, minhash from articles where id in (select value from json_each(?))",
+                            [json.dumps(sorted(found))])
+        return dedupe.duplicates_of_fresh({aid: sigs[aid] for aid in mine}, rows)
+    rows = ((aid, blob) for aid, blob in live.execute("select id, minhash from articles")
+            if aid not in fresh and aid not in gone)
+    everything = {aid: np.frombuffer(blob, dtype=np.uint64) for aid, blob in rows if blob}
+    everything.update(sigs)
+    order = sorted(aid for aid in everything if aid not in fresh) + sorted(fresh)
+    return dedupe.find_duplicates(everything, order, fresh=fresh)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections import defaultdict
+from itertools import islice
+from typing import Iterable
 
 import numpy as np
 
@@ -69,6 +71,14 @@ def _band_keys(part: np.ndarray) -> np.ndarray:
     return key
 
 
+def band_keys(signatures: np.ndarray) -> np.ndarray:
+    """``(n, BANDS)`` int64 keys of signature rows, one per band: equal band, equal key. Stored in the
+    index (``minhash_bands``), so a new article's candidates are looked up, not scanned for."""
+    sig = np.asarray(signatures, dtype=np.uint64).reshape(-1, NUM_PERM)
+    rows = NUM_PERM // BANDS
+    return np.stack([_band_keys(sig[:, b * rows : (b + 1) * rows]) for b in range(BANDS)], axis=1).view(np.int64)
+
+
 def find_duplicates(signatures: dict[str, np.ndarray], order: list[str], threshold: float = THRESHOLD,
                     fresh: set[str] | None = None) -> dict[str, tuple[str, float]]:
     """``{duplicate id: (kept id, similarity)}``; of a group, the id earliest in ``order`` is kept.
@@ -118,4 +128,36 @@ def find_duplicates(signatures: dict[str, np.ndarray], order: list[str], thresho
             if len(hit):
                 is_dup[later] = True
                 dupes[ids[later]] = (ids[earlier[hit[0]]], float(sims[hit[0]]))
+    return dupes
+
+
+def duplicates_of_fresh(fresh: dict[str, np.ndarray], indexed: Iterable[tuple[str, bytes | None]],
+                        threshold: float = THRESHOLD, chunk: int = 50_000) -> dict[str, tuple[str, float]]:
+    """What :func:`find_duplicates` gives for a few ``fresh`` articles ranked after every ``indexed``
+    one (``(id, stored signature)``, already free of duplicates among themselves), without holding
+    the indexed signatures: they are streamed ``chunk`` at a time and only rows sharing a band with
+    a fresh one are compared. Of several originals the smallest id is named (the first in order).
+    """
+    if not fresh:
+        return {}
+    ids = sorted(fresh)
+    matrix = np.stack([fresh[a] for a in ids]).astype(np.uint64, copy=False)
+    rows = NUM_PERM // BANDS
+    keys = [_band_keys(matrix[:, b * rows : (b + 1) * rows]) for b in range(BANDS)]
+    best: dict[int, tuple[str, float]] = {}
+    stream = iter(indexed)
+    while batch := [(aid, blob) for aid, blob in islice(stream, chunk) if blob]:
+        old = np.frombuffer(b"".join(blob for _, blob in batch), dtype=np.uint64).reshape(len(batch), NUM_PERM)
+        candidate = np.zeros(len(batch), dtype=bool)
+        for b in range(BANDS):
+            candidate |= np.isin(_band_keys(old[:, b * rows : (b + 1) * rows]), keys[b])
+        for m in np.flatnonzero(candidate):
+            sims = (matrix == old[m]).mean(axis=1)
+            for i in np.flatnonzero(sims >= threshold):
+                aid = batch[m][0]
+                if i not in best or aid < best[i][0]:
+                    best[int(i)] = (aid, float(sims[i]))
+    dupes = {ids[i]: hit for i, hit in best.items()}
+    rest = {a: fresh[a] for a in ids if a not in dupes}
+    dupes.update(find_duplicates(rest, sorted(rest)))  # and among the fresh ones
     return dupes

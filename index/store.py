@@ -80,9 +80,26 @@ def _m006_problems(db: sqlite_utils.Database) -> None:
                            "other_id": str, "similarity": float})
 
 
+def _m007_bands(db: sqlite_utils.Database) -> None:
+    """The MinHash band keys of each article, and articles by file: an update looks up what it needs
+    (a new article's possible originals, the articles of the files that changed) instead of scanning."""
+    db.execute("create table minhash_bands (band integer, key integer, article_id text, "
+               "primary key (band, key, article_id)) without rowid")
+    db["articles"].create_index(["path"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial, _m002_article_signatures, _m003_files, _m004_script_terms, _m005_sentences, _m006_problems,
+    _m007_bands,
 ]
+
+
+def band_rows(article_ids: list[str], signatures: np.ndarray) -> list[tuple[int, int, str]]:
+    """``minhash_bands`` rows of these articles (signatures: one row each)."""
+    from index.dedupe import band_keys
+
+    keys = band_keys(signatures) if len(article_ids) else np.zeros((0, 0), np.int64)
+    return [(b, int(k), aid) for aid, row in zip(article_ids, keys.tolist()) for b, k in enumerate(row)]
 
 
 def migrate(db: sqlite_utils.Database) -> None:

@@ -196,3 +196,55 @@ def test_old_vector_files_are_removed_after_updates(tmp_path, corpus_copy, fake_
     folder, generation = layout.live_version(data)
     names = sorted(p.name for p in folder.glob(layout.VECTORS_GLOB))
     assert names == sorted(layout.vectors_name(int(generation) - k) for k in range(layout.KEEP_VECTOR_FILES))
+
+
+def test_an_unchanged_file_with_problems_is_not_read_again_until_what_it_depends_on_changes(
+        tmp_path, corpus_copy, fake_embedder, monkeypatch):
+    import json
+
+    from index import ingest
+
+    data = tmp_path / "data"
+    original = corpus_copy / "004_d046a75599c10844.txt"
+    story = original.read_text()
+    (corpus_copy / "feed.jsonl").write_text(
+        json.dumps({"id": "copy_of_004", "title": "Same story", "text": story.split("\n", 1)[1]}) + "\n{broken\n")
+    first = build_index(corpus_copy, data, fake_embedder)
+    assert [d[:2] for d in first.duplicates] == [("copy_of_004", "004_d046a75599c10844")]
+    assert [p.line for p in first.skipped] == [2]
+    read = []
+    real = ingest.iter_file
+    monkeypatch.setattr(ingest, "iter_file", lambda path, root: read.append(path.name) or real(path, root))
+
+    (corpus_copy / "zebra.txt").write_text(ZEBRA)
+    second = build_index(corpus_copy, data, fake_embedder)
+    assert read == ["zebra.txt"], "the file with a duplicate and a broken line was read again"
+    assert second.added == 1 and second.duplicates == first.duplicates
+    assert [str(p) for p in second.skipped] == [str(p) for p in first.skipped]
+    assert build_index(corpus_copy, data, fake_embedder).up_to_date
+
+    read.clear()
+    original.unlink()  # the duplicate's original goes: the duplicate is indexed in its place
+    third = build_index(corpus_copy, data, fake_embedder)
+    assert sorted(read) == ["feed.jsonl"] and (third.added, third.removed) == (1, 1) and not third.duplicates
+    assert Engine(data, fake_embedder).article("copy_of_004") is not None
+
+
+def test_stored_band_keys_follow_every_change(tmp_path, corpus_copy, fake_embedder):
+    """The keys new articles' possible originals are looked up by stay exactly those of the indexed articles."""
+    import numpy as np
+
+    from index import dedupe, store
+
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    (corpus_copy / "zebra.txt").write_text(ZEBRA)
+    (corpus_copy / "002_268e4578f94adf6e.txt").unlink()
+    path = corpus_copy / "004_d046a75599c10844.txt"
+    path.write_text(path.read_text() + "\n\nA closing paragraph added later.\n")
+    build_index(corpus_copy, data, fake_embedder)
+    db = store.open_db(layout.current_build(data) / layout.DB_NAME, readonly=True)
+    signed = db.execute("select id, minhash from articles order by id").fetchall()
+    expected = store.band_rows([r[0] for r in signed], np.frombuffer(b"".join(r[1] for r in signed), dtype=np.uint64))
+    assert sorted(db.execute("select band, key, article_id from minhash_bands")) == sorted(expected)
+    assert len(expected) == dedupe.BANDS * 5

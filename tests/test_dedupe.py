@@ -41,3 +41,20 @@ def test_signature_of_a_text_is_stable_across_versions():
 
 
 STABLE_PREFIX = [117873956410774250, 107420415458675310, 96538949771993320, 43924002173851976]  # index format 5
+
+
+def test_fresh_articles_streamed_against_the_index_give_what_the_full_comparison_gives():
+    sigs, copies = _planted()
+    rng = np.random.default_rng(11)
+    fresh = {f"z{i:05d}" for i in range(0, 3000, 97 * 3)}  # some planted copies...
+    for i in range(5):  # ...new stories, and two copies of one new story
+        sigs[f"new{i}"] = rng.integers(0, 2**60, dedupe.NUM_PERM).astype(np.uint64)
+        fresh.add(f"new{i}")
+    sigs["new5"] = sigs["new0"].copy()
+    sigs["new5"][:2] = 7
+    fresh.add("new5")
+    indexed = [(a, sigs[a].tobytes()) for a in sorted(sigs) if a not in fresh and a not in copies]
+    expected = dedupe.find_duplicates({a: sigs[a] for a in [*dict(indexed), *fresh]},
+                                      [a for a, _ in indexed] + sorted(fresh), fresh=fresh)
+    got = dedupe.duplicates_of_fresh({a: sigs[a] for a in fresh}, indexed, chunk=500)
+    assert got == expected and got["new5"] == ("new0", 62 / 64) and len(got) == len(fresh) - 5

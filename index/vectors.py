@@ -17,6 +17,7 @@ unless the index changes kind or outgrows its lists fourfold.
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,23 @@ def _faiss():  # noqa: ANN202 - lazy import keeps CLI start-up fast
 
 def search_single_threaded() -> None:
     """For serving: one question is one small search, and OpenMP threads only add waiting for a
-    core (p95 of a flat search on a busy 2-core machine: 4.1 ms with two threads, 0.06 ms with one)."""
-    _faiss().omp_set_num_threads(1)
+    core (p95 of a flat search on a busy 2-core machine: 4.1 ms with two threads, 0.06 ms with one).
+
+    OpenMP's thread count belongs to the thread that sets it, and questions arrive on many (the
+    API's and the bot's worker threads), so :func:`search` sets it on each thread it runs on."""
+    global _single_threaded
+    _single_threaded = True
+    _one_thread_here()
+
+
+_single_threaded = False
+_thread_state = threading.local()
+
+
+def _one_thread_here() -> None:
+    if not getattr(_thread_state, "one", False):
+        _faiss().omp_set_num_threads(1)
+        _thread_state.one = True
 
 
 def nlist_for(n: int) -> int:
@@ -119,6 +135,8 @@ def search(index: object, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     if index.ntotal == 0:
         return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
     k = max(1, min(k, index.ntotal))
+    if _single_threaded:
+        _one_thread_here()
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
 

@@ -34,3 +34,25 @@ def test_small_and_large_batches_give_the_same_vectors(monkeypatch):
     every_thread = module._embed(texts, True)
     assert one_thread.shape == (2, 384)
     np.testing.assert_allclose(one_thread, every_thread, atol=1e-5)
+
+
+def test_every_encode_runs_on_one_long_lived_thread_whoever_asks():
+    """An encoder's first call on a new thread pays for its set-up; the API's worker threads are often new."""
+    from index.embedding import SentenceTransformerEmbedder
+
+    class Model:
+        def get_embedding_dimension(self) -> int:
+            return 3
+
+        def encode(self, texts, **kwargs):
+            ran_on.append(threading.current_thread().name)
+            return np.ones((len(texts), 3), dtype=np.float32)
+
+    ran_on: list[str] = []
+    embedder = SentenceTransformerEmbedder(Model(), "fake")
+    threads = [threading.Thread(target=embedder.encode_queries, args=(["q"],)) for _ in range(3)]
+    for t in threads:
+        t.start()
+        t.join()
+    embedder.encode_documents(["d"])
+    assert len(ran_on) == 4 and len(set(ran_on)) == 1 and ran_on[0].startswith("newsqa-embed")

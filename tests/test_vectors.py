@@ -151,3 +151,25 @@ def test_training_on_a_sample_makes_the_lists_faiss_would_and_keeps_recall(monke
     assert np.array_equal(index.quantizer.reconstruct_n(0, index.nlist), plain.quantizer.reconstruct_n(0, plain.nlist))
     queries = _unit(rng, 100)
     assert _recall(vectors.search(index, queries, 10)[1], _truth(data, ids, queries, 10)) >= 0.95
+
+
+def test_serving_searches_run_on_one_openmp_thread_whichever_thread_asks(monkeypatch):
+    """OpenMP's thread count is per thread: questions arrive on the API's and the bot's worker threads."""
+    import threading
+
+    faiss = vectors._faiss()
+    monkeypatch.setattr(vectors, "_single_threaded", False)
+    vectors.search_single_threaded()
+    rng = np.random.default_rng(5)
+    index = vectors.build(_unit(rng, 200), np.arange(200))
+    seen: list[int] = []
+
+    def worker() -> None:
+        faiss.omp_set_num_threads(2)  # a fresh thread's default on a 2-core machine
+        vectors.search(index, _unit(rng, 1), 5)
+        seen.append(faiss.omp_get_max_threads())
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen == [1]

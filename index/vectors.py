@@ -17,7 +17,6 @@ unless the index changes kind or outgrows its lists fourfold.
 from __future__ import annotations
 
 import math
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -44,17 +43,9 @@ def search_single_threaded() -> None:
     API's and the bot's worker threads), so :func:`search` sets it on each thread it runs on."""
     global _single_threaded
     _single_threaded = True
-    _one_thread_here()
 
 
 _single_threaded = False
-_thread_state = threading.local()
-
-
-def _one_thread_here() -> None:
-    if not getattr(_thread_state, "one", False):
-        _faiss().omp_set_num_threads(1)
-        _thread_state.one = True
 
 
 def nlist_for(n: int) -> int:
@@ -136,7 +127,7 @@ def search(index: object, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.n
         return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
     k = max(1, min(k, index.ntotal))
     if _single_threaded:
-        _one_thread_here()
+        _faiss().omp_set_num_threads(1)  # this thread's setting: OpenMP keeps one per thread
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
 

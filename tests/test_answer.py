@@ -2,7 +2,7 @@
 
 import pytest
 
-from index.answer import MAX_ANSWER_CHARS, clip
+from index.answer import MAX_ANSWER_CHARS, SECOND_MAX_CHARS, clip
 from index.errors import BadQuestion
 
 from tests.conftest import MOSCOW_ARTICLE, MOSCOW_Q
@@ -29,7 +29,7 @@ def test_moscow_question_quotes_the_detained_supporters(corpus_engine):
     assert first.published is None and first.date_text == "October 21"
     article = corpus_engine.article(first.article_id)
     assert article["text"][first.start : first.end] == first.text
-    assert len(result.answer) <= MAX_ANSWER_CHARS + 20  # quotes and markers around at most 400 chars of text
+    assert len(result.answer) <= MAX_ANSWER_CHARS + SECOND_MAX_CHARS + 40  # quotes, markers, "…" around the text
     _check_quotes(result)
 
 
@@ -211,3 +211,28 @@ def test_a_russian_first_name_is_found_in_latin_letters_whole_not_by_its_stem(co
     query, *_ = corpus_engine._prepare("Кто такой Сергей Смирнов?")
     assert {c.to_dict()["used"] for c in query.corrections} == {"Sergey", "Smirnov"}
     assert query.matched_share == 1.0
+
+
+def test_a_long_first_sentence_still_leaves_room_for_the_runner_up(monkeypatch, fake_embedder):
+    """When the sentence model is unsure of a long first sentence, the runner-up is quoted too: it has
+    room of its own instead of what the first left of one shared budget."""
+    from index import answer, calibration
+    from index.query import analyse
+    from index.search import Hit
+
+    long_first = ("The treaty that the delegates debated for many weeks in the old city hall was finally signed "
+                  "after a long series of meetings, " + "consultations and amendments, " * 8 + "by all parties.")
+    runner_up = "The treaty was signed in 1992."
+    text = long_first + " " + runner_up
+    assert MAX_ANSWER_CHARS - 40 < len(long_first) <= MAX_ANSWER_CHARS - 12  # quoted whole, little left over
+    hit = Hit(passage_id=1, article_id="a", score=1.0, keyword_rank=1, keyword_score=1.0, vector_rank=1,
+              vector_score=1.0, text=text, start=0, end=len(text), title="T", source=None, published=None,
+              date_text=None, url=None)
+    query = analyse("When was the treaty signed?", lambda keys: {k: 1 for k in keys}, 10)
+    chance = {long_first: 0.5, runner_up: 0.4}  # the model's P(holds the answer): unsure of the first
+    monkeypatch.setattr(answer, "sentence_features", lambda q, cands, *a: [{"p": chance[c.text]} for c in cands])
+    monkeypatch.setattr(calibration, "score", lambda entry, x: x.get("p", 0.9))
+    monkeypatch.setattr(calibration, "threshold", lambda model: 0.2)
+    result = answer.compose(query, [hit], fake_embedder.encode_queries(["q"])[0], fake_embedder.encode_documents)
+    assert result.found and long_first in result.answer and runner_up in result.answer
+    assert result.citations[0].highlights == [[0, len(long_first)], [len(long_first) + 1, len(text)]]

@@ -24,6 +24,7 @@ import pickle
 import shutil
 import sqlite3
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -325,13 +326,21 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
     removed: list[np.ndarray] = []
     embedded = 0
     bar = _progress(len(todo), progress)
+    # A batch is embedded on a thread of its own while the next one is chunked (the model runs
+    # outside the GIL, the text work inside it); batches are still written one after the other.
+    pending: tuple[_Batch, Future[dict[str, np.ndarray]]] | None = None
     try:
-        for batch in _batches(articles, todo, batch_chars):
-            gone = [a.id for a, _ in batch if a.id in replaced]
-            n, ids = _write_batch(db, batch, embedder, chunk_chars, gone, removed)
-            embedded += n
-            added.append(ids)
-            bar.update(len(batch))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-build-embed") as pool:
+            for batch in _batches(articles, todo, batch_chars):
+                prepared = _prepare(batch, chunk_chars, [a.id for a, _ in batch if a.id in replaced])
+                if pending is not None:
+                    embedded += _finish(db, *pending, added, removed)
+                    bar.update(len(pending[0].articles))
+                reusable, unique = _needed(db, prepared)
+                pending = (prepared, pool.submit(_embed, embedder, unique, reusable))
+            if pending is not None:
+                embedded += _finish(db, *pending, added, removed)
+                bar.update(len(pending[0].articles))
     finally:
         bar.close()
     with db.atomic():
@@ -358,18 +367,23 @@ def _delete_articles(db: Any, ids: list[str], removed: list[np.ndarray]) -> None
         db.execute(f"delete from articles where id in ({marks})", chunk)
 
 
-def _write_batch(db: Any, batch: list[tuple[Article, bytes]], embedder: Embedder, chunk_chars: int,
-                 replaced: list[str], removed: list[np.ndarray]) -> tuple[int, np.ndarray]:
-    """Chunk, embed and insert one batch of articles (with their MinHash signatures), first deleting
-    the old versions of ``replaced``.
+@dataclass
+class _Batch:
+    """One batch of articles, chunked: passage rows and sentence rows, ready to embed and insert."""
 
-    Each passage gets its keyword terms (script-aware stems and date tokens) and its sentences'
-    spans and vectors, so answering a question embeds nothing but the question. Vectors are
-    looked up in the index by text hash first. Returns how many texts were embedded and the
-    new passage ids.
-    """
+    articles: list[tuple[Article, bytes]]
+    replaced: list[str]  # ids whose old versions this batch's write deletes first
+    rows: list[dict[str, Any]]
+    sentences: list[tuple[int, dict[str, Any]]]  # (index into rows, sentence row)
+    to_embed: int = 0  # texts the index holds no vector for (set when they are looked up)
+
+
+def _prepare(batch: list[tuple[Article, bytes]], chunk_chars: int, replaced: list[str]) -> _Batch:
+    """Chunk one batch of articles (with their MinHash signatures): each passage gets its keyword
+    terms (script-aware stems and date tokens) and its sentences' spans, so that answering a
+    question embeds nothing but the question."""
     rows: list[dict[str, Any]] = []
-    sentences: list[tuple[int, dict[str, Any]]] = []  # (index into rows, sentence row)
+    sentences: list[tuple[int, dict[str, Any]]] = []
     for a, _ in batch:
         title_terms = index_terms(a.title)
         for seq, span in enumerate(chunk_text(a.text, max_chars=chunk_chars)):
@@ -381,14 +395,26 @@ def _write_batch(db: Any, batch: list[tuple[Article, bytes]], embedder: Embedder
                 sentence = text[s.start : s.end]
                 sentences.append((len(rows) - 1, {"start": s.start, "end": s.end, "text": sentence,
                                                   "text_hash": store.text_hash(sentence)}))
-    wanted = {r["text_hash"] for r in rows} | {s["text_hash"] for _, s in sentences}
+    return _Batch(batch, replaced, rows, sentences)
+
+
+def _needed(db: Any, batch: _Batch) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The vectors the index already holds for these texts (looked up by text hash, after the
+    batches before were written), and the texts to embed, by hash."""
+    wanted = {r["text_hash"] for r in batch.rows} | {s["text_hash"] for _, s in batch.sentences}
     reusable: dict[str, np.ndarray] = {}
     reusable.update(_known_vectors(db, "passages", wanted, store.blob_vector))
     reusable.update(_known_vectors(db, "sentences", wanted - set(reusable), store.blob_vector16))
     unique: dict[str, str] = {}
-    for r in [*rows, *(s for _, s in sentences)]:
+    for r in [*batch.rows, *(s for _, s in batch.sentences)]:
         if r["text_hash"] not in reusable:
             unique.setdefault(r["text_hash"], r["text"])
+    batch.to_embed = len(unique)
+    return reusable, unique
+
+
+def _embed(embedder: Embedder, unique: dict[str, str], reusable: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``reusable`` with a vector added for every text of ``unique`` (runs on the build's embedding thread)."""
     keys = list(unique)
     for i in range(0, len(keys), EMBED_BATCH):
         chunk = keys[i : i + EMBED_BATCH]
@@ -397,17 +423,27 @@ def _write_batch(db: Any, batch: list[tuple[Article, bytes]], embedder: Embedder
             raise ValueError(f"embedder returned {vecs.shape}, expected ({len(chunk)}, {embedder.dim})")
         for h, v in zip(chunk, vecs):
             reusable[h] = np.asarray(v, dtype=np.float32)
+    return reusable
+
+
+def _finish(db: Any, batch: _Batch, vectors_of: Future[dict[str, np.ndarray]], added: list[np.ndarray],
+            removed: list[np.ndarray]) -> int:
+    """Wait for a batch's vectors and write it in one transaction, first deleting the old versions of
+    its replaced articles (their passage ids go to ``removed``, the new ones to ``added``). Returns
+    how many texts were embedded."""
+    reusable = vectors_of.result()
+    rows, sentences = batch.rows, batch.sentences
     with db.atomic():
-        _delete_articles(db, replaced, removed)
+        _delete_articles(db, batch.replaced, removed)
         db["articles"].insert_all(
             [{k: getattr(a, k) for k in ("id", "path", "title", "source", "published", "date_text", "place",
                                          "url", "text", "content_hash")}
-             | {"minhash": signature} for a, signature in batch],
+             | {"minhash": signature} for a, signature in batch.articles],
             batch_size=500,
         )
         db.conn.executemany("insert or ignore into minhash_bands (band, key, article_id) values (?, ?, ?)",
-                            store.band_rows([a.id for a, _ in batch],
-                                            np.frombuffer(b"".join(sig for _, sig in batch), dtype=np.uint64)))
+                            store.band_rows([a.id for a, _ in batch.articles],
+                                            np.frombuffer(b"".join(sig for _, sig in batch.articles), dtype=np.uint64)))
         # Ids as SQLite would give them one by one (after the largest), so all go in one statement.
         first = db.execute("select coalesce(max(id), 0) + 1 from passages").fetchone()[0]
         ids = list(range(first, first + len(rows)))
@@ -420,7 +456,8 @@ def _write_batch(db: Any, batch: list[tuple[Article, bytes]], embedder: Embedder
             "insert into sentences (passage_id, start, end, text_hash, vector) values (?, ?, ?, ?, ?)",
             [(ids[ri], s["start"], s["end"], s["text_hash"], store.vector_blob16(reusable[s["text_hash"]]))
              for ri, s in sentences])
-    return len(unique), np.array(ids, dtype=np.int64)
+    added.append(np.array(ids, dtype=np.int64))
+    return batch.to_embed
 
 
 def _known_vectors(db: Any, table: str, hashes: set[str], decode: Any) -> dict[str, np.ndarray]:

@@ -41,13 +41,30 @@ class Embedder(Protocol):
     def encode_documents(self, texts: list[str]) -> np.ndarray: ...
 
 
+# Texts a model encodes at a time. A static model (a token-embedding table: the bundled wordllama,
+# model2vec-style models) costs little per text and much per call, so it takes big batches:
+# wordllama 7,000 texts/s at 64 and 13,100 at 1,024 on 2 cores. A transformer pads every text of
+# a batch to the longest, so it keeps small ones.
+TRANSFORMER_BATCH = 64
+STATIC_BATCH = 1024
+
+
+def batch_size_for(model: Any) -> int:
+    """How many texts ``model`` (a SentenceTransformer) encodes at a time."""
+    try:
+        modules = list(model)
+    except TypeError:
+        return TRANSFORMER_BATCH
+    return STATIC_BATCH if modules and type(modules[0]).__name__ == "StaticEmbedding" else TRANSFORMER_BATCH
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model; vectors are L2-normalised for the inner-product index."""
 
-    def __init__(self, model: Any, name: str, batch_size: int = 64) -> None:
+    def __init__(self, model: Any, name: str, batch_size: int | None = None) -> None:
         self.model = model
         self.name = name
-        self.batch_size = batch_size
+        self.batch_size = batch_size or batch_size_for(model)
         getter = getattr(model, "get_embedding_dimension", None) or getattr(model, "get_sentence_embedding_dimension", None)
         dim = getter() if getter else None
         # Every encode runs on this one long-lived thread, whoever asks. Models are not guaranteed

@@ -32,7 +32,7 @@ def _counting(real):
 
 
 if __name__ == "__main__":
-    build._write_batch = _counting(build._write_batch)
+    build._finish = _counting(build._finish)
     corpus, data, batch_chars, kill_at = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     report = build.build_index(corpus, data, KillingEmbedder(kill_at), batch_chars=batch_chars)
     print(report.summary())

@@ -34,10 +34,10 @@ def test_a_build_holds_one_batch_of_articles_at_a_time(tmp_path, monkeypatch):
     write_jsonl(corpus / "export.jsonl", 150, seed=3, sentences=6)
     texts = [json.loads(line)["text"] for line in (corpus / "export.jsonl").read_text().splitlines()]
     batches, alive = [], []
-    real = build._write_batch
+    real = build._finish
 
     def watched(db, batch, *args):
-        batches.append((len(batch), sum(len(a.text) for a, _ in batch)))
+        batches.append((len(batch.articles), sum(len(a.text) for a, _ in batch.articles)))
         alive.append(_alive_articles())
         return real(db, batch, *args)
 
@@ -46,14 +46,61 @@ def test_a_build_holds_one_batch_of_articles_at_a_time(tmp_path, monkeypatch):
             alive.append(_alive_articles())
             return super().encode_documents(texts)
 
-    monkeypatch.setattr(build, "_write_batch", watched)
+    monkeypatch.setattr(build, "_finish", watched)
     report = build_index(corpus, data, Watching(), batch_chars=BATCH)
     assert report.added == 150 and report.passages > 150
     assert all(chars <= BATCH or n == 1 for n, chars in batches)
     assert len(batches) >= sum(map(len, texts)) / BATCH and sum(n for n, _ in batches) == 150
-    # Never more than the batch being written and the article read after it: not the corpus.
-    assert max(alive) <= max(n for n, _ in batches) + 1 < 15, (max(alive), batches)
+    # Never more than the batch being written, the next one (chunked while this one is embedded)
+    # and the article read after it: not the corpus.
+    assert max(alive) <= 2 * max(n for n, _ in batches) + 1 < 30, (max(alive), batches)
     assert not (report.path / build.SPOOL_NAME).exists()
+
+
+def test_the_next_batch_is_chunked_while_one_is_embedded(tmp_path, monkeypatch):
+    """The model works on one batch while the text work of the next one runs, and the batches are
+    still written in order, each after its own vectors."""
+    import threading
+    import time
+
+    corpus, data = tmp_path / "corpus", tmp_path / "data"
+    write_jsonl(corpus / "export.jsonl", 40, seed=4, sentences=6)
+    events: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    real_prepare, real_finish = build._prepare, build._finish
+
+    def note(what: str, n: int) -> None:
+        with lock:
+            events.append((what, n))
+
+    def prepare(batch, *args):
+        note("chunk", sum(1 for e in events if e[0] == "chunk"))
+        return real_prepare(batch, *args)
+
+    def finish(db, batch, *args):
+        out = real_finish(db, batch, *args)
+        note("written", sum(1 for e in events if e[0] == "written"))
+        return out
+
+    class Slow(FakeEmbedder):
+        def encode_documents(self, texts):
+            n = sum(1 for e in events if e[0] == "embed")
+            note("embed", n)
+            time.sleep(0.2)  # a model at work, outside the GIL
+            note("embedded", n)
+            return super().encode_documents(texts)
+
+    monkeypatch.setattr(build, "_prepare", prepare)
+    monkeypatch.setattr(build, "_finish", finish)
+    report = build_index(corpus, data, Slow(), batch_chars=BATCH)
+    assert report.added == 40
+    order = {e: i for i, e in enumerate(events)}
+    batches = sum(1 for e in events if e[0] == "written")
+    assert batches >= 3
+    for b in range(batches - 1):
+        assert order[("chunk", b + 1)] < order[("embedded", b)], events  # chunked while b was embedded
+        assert order[("embedded", b)] < order[("written", b)] < order[("embed", b + 1)], events
+    _check(data, 40)
 
 
 def _content(data: Path) -> dict:
@@ -124,14 +171,14 @@ class _Exploding(FakeEmbedder):
 def _count_written(monkeypatch) -> list[int]:
     """After each batch a build writes, how many articles its own (uncommitted) view holds."""
     written: list[int] = []
-    real = build._write_batch
+    real = build._finish
 
     def counting(db, *args, **kwargs):
         out = real(db, *args, **kwargs)
         written.append(db.execute("select count(*) from articles").fetchone()[0])
         return out
 
-    monkeypatch.setattr(build, "_write_batch", counting)
+    monkeypatch.setattr(build, "_finish", counting)
     return written
 
 

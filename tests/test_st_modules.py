@@ -56,3 +56,15 @@ def test_every_encode_runs_on_one_long_lived_thread_whoever_asks():
         t.join()
     embedder.encode_documents(["d"])
     assert len(ran_on) == 4 and len(set(ran_on)) == 1 and ran_on[0].startswith("newsqa-embed")
+
+
+def test_a_static_model_encodes_in_big_batches_and_a_transformer_in_small_ones(real_embedder):
+    from index import embedding
+
+    class Transformer:  # the first module of a transformer model
+        pass
+
+    assert real_embedder.batch_size == embedding.STATIC_BATCH  # the bundled wordllama StaticEmbedding
+    assert embedding.batch_size_for([Transformer()]) == embedding.TRANSFORMER_BATCH
+    assert embedding.batch_size_for(object()) == embedding.TRANSFORMER_BATCH
+    assert embedding.STATIC_BATCH > embedding.TRANSFORMER_BATCH

@@ -23,7 +23,7 @@ from index.terms import date_tokens, stem, text_keys, word_keys, words
 
 # The first quoted sentence is cut to at most this many characters; a second one, quoted as a hedge or
 # to say who "he" is, must fit in SECOND_MAX_CHARS of its own (a long first sentence no longer leaves
-# it no room: on XQuAD-en that crowded out the sentence holding the answer in 1.6% of the questions).
+# it no room: on XQuAD-en that crowded out the sentence holding the answer in 1.5% of the questions).
 MAX_ANSWER_CHARS = 400
 SECOND_MAX_CHARS = 300
 SENTENCE_PASSAGES = 3

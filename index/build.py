@@ -31,7 +31,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from index import layout, store, vectors
+from index import layout, postings, store, vectors
 from index.changes import BuildReport, Plan, load_problems, old_files, old_meta, plan_changes, save_problems
 from index.chunking import chunk_text, split_sentences
 from index.terms import index_terms
@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 # 2: script-aware terms, date tokens, sentence vectors; 3: half-precision sentences;
 # 4: an 8-bit inverted file from 20,000 passages, updated in place of a rebuild;
 # 5: MinHash signatures from word hashes (the stored ones of format 4 do not compare with them);
-# 6: WAL databases updated in place, vector files named by generation; 7: stored MinHash band keys
-INDEX_FORMAT = "7"
+# 6: WAL databases updated in place, vector files named by generation; 7: stored MinHash band keys;
+# 8: keyword postings ranked by index.postings
+INDEX_FORMAT = "8"
 CHUNK_CHARS = 900
 EMBED_BATCH = 1024
 BATCH_CHARS = 2_000_000  # article text chunked, embedded and written at a time (a longer article: alone)
@@ -184,7 +185,8 @@ def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars
 
     ``dim_known``: the live index's dimension when nothing is embedded (the model need not load).
     """
-    changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars)
+    changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars,
+                     folder=folder)
     report.embedded = changes.embedded
     for aid, path in plan.moved.items():
         db.execute("update articles set path = ? where id = ?", [path, aid])
@@ -311,14 +313,16 @@ def _batches(articles: Iterable[tuple[Article, bytes]], wanted: set[str],
 
 
 def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embedder: Embedder, chunk_chars: int, progress: bool,
-           *, batch_chars: int = BATCH_CHARS) -> Changes:
+           *, batch_chars: int = BATCH_CHARS, folder: Path) -> Changes:
     """Write the plan's articles a batch at a time, then delete the articles that went.
 
     ``articles`` holds at least the plan's ``todo`` (others are skipped). A changed article's old
     rows are deleted in the batch that writes its new ones; removed articles go last, so a
     renamed article still finds their vectors. Any vector whose passage or sentence text is
     already in the index being written is reused, not embedded.
-    What changed is returned, so the vector index is updated rather than rebuilt.
+    What changed is returned, so the vector index is updated rather than rebuilt. The keyword
+    postings of what was added and removed are collected beside the database (in ``folder``)
+    and written last.
     """
     todo = set(plan.todo)
     replaced = todo & set(plan.stale)
@@ -329,33 +333,39 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
     # A batch is embedded on a thread of its own while the next one is chunked (the model runs
     # outside the GIL, the text work inside it); batches are still written one after the other.
     pending: tuple[_Batch, Future[dict[str, np.ndarray]]] | None = None
+    keys = postings.Collector(folder)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-build-embed") as pool:
             for batch in _batches(articles, todo, batch_chars):
-                prepared = _prepare(batch, chunk_chars, [a.id for a, _ in batch if a.id in replaced])
+                prepared = _prepare(batch, chunk_chars, [a.id for a, _ in batch if a.id in replaced], keys)
                 if pending is not None:
-                    embedded += _finish(db, *pending, added, removed)
+                    embedded += _finish(db, *pending, added, removed, keys)
                     bar.update(len(pending[0].articles))
                 reusable, unique = _needed(db, prepared)
                 pending = (prepared, pool.submit(_embed, embedder, unique, reusable))
             if pending is not None:
-                embedded += _finish(db, *pending, added, removed)
+                embedded += _finish(db, *pending, added, removed, keys)
                 bar.update(len(pending[0].articles))
+        with db.atomic():
+            _delete_articles(db, [aid for aid in plan.stale if aid not in replaced], removed, keys)
+            keys.write(db)
     finally:
         bar.close()
-    with db.atomic():
-        _delete_articles(db, [aid for aid in plan.stale if aid not in replaced], removed)
+        keys.close()
     return Changes(embedded=embedded, added_ids=np.concatenate(added) if added else np.zeros(0, np.int64),
                    removed_ids=np.concatenate(removed) if removed else np.zeros(0, np.int64))
 
 
-def _delete_articles(db: Any, ids: list[str], removed: list[np.ndarray]) -> None:
-    """Delete these articles with their passages and sentences; their passage ids go to ``removed``."""
+def _delete_articles(db: Any, ids: list[str], removed: list[np.ndarray], keys: postings.Collector) -> None:
+    """Delete these articles with their passages and sentences; their passage ids go to ``removed``
+    and their keys to ``keys``."""
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         marks = ",".join("?" * len(chunk))
-        removed.append(np.array([r[0] for r in db.execute(f"select id from passages where article_id in ({marks})",
-                                                          chunk)], dtype=np.int64))
+        going = db.execute(f"select id, terms, title_terms from passages where article_id in ({marks})",
+                           chunk).fetchall()
+        keys.remove(going)
+        removed.append(np.array([r[0] for r in going], dtype=np.int64))
         signed = db.execute(f"select id, minhash from articles where id in ({marks}) and minhash is not null",
                             chunk).fetchall()
         db.conn.executemany("delete from minhash_bands where band = ? and key = ? and article_id = ?",
@@ -375,13 +385,15 @@ class _Batch:
     replaced: list[str]  # ids whose old versions this batch's write deletes first
     rows: list[dict[str, Any]]
     sentences: list[tuple[int, dict[str, Any]]]  # (index into rows, sentence row)
+    keys: postings.BatchPostings  # the rows' keyword postings (rows numbered from 0)
     to_embed: int = 0  # texts the index holds no vector for (set when they are looked up)
 
 
-def _prepare(batch: list[tuple[Article, bytes]], chunk_chars: int, replaced: list[str]) -> _Batch:
+def _prepare(batch: list[tuple[Article, bytes]], chunk_chars: int, replaced: list[str],
+             keys: postings.Collector) -> _Batch:
     """Chunk one batch of articles (with their MinHash signatures): each passage gets its keyword
-    terms (script-aware stems and date tokens) and its sentences' spans, so that answering a
-    question embeds nothing but the question."""
+    terms (script-aware stems and date tokens, counted into postings) and its sentences' spans,
+    so that answering a question embeds nothing but the question."""
     rows: list[dict[str, Any]] = []
     sentences: list[tuple[int, dict[str, Any]]] = []
     for a, _ in batch:
@@ -395,7 +407,8 @@ def _prepare(batch: list[tuple[Article, bytes]], chunk_chars: int, replaced: lis
                 sentence = text[s.start : s.end]
                 sentences.append((len(rows) - 1, {"start": s.start, "end": s.end, "text": sentence,
                                                   "text_hash": store.text_hash(sentence)}))
-    return _Batch(batch, replaced, rows, sentences)
+    return _Batch(batch, replaced, rows, sentences,
+                  keys.prepare([r["terms"] for r in rows], [r["title_terms"] for r in rows]))
 
 
 def _needed(db: Any, batch: _Batch) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -427,14 +440,14 @@ def _embed(embedder: Embedder, unique: dict[str, str], reusable: dict[str, np.nd
 
 
 def _finish(db: Any, batch: _Batch, vectors_of: Future[dict[str, np.ndarray]], added: list[np.ndarray],
-            removed: list[np.ndarray]) -> int:
+            removed: list[np.ndarray], keys: postings.Collector) -> int:
     """Wait for a batch's vectors and write it in one transaction, first deleting the old versions of
     its replaced articles (their passage ids go to ``removed``, the new ones to ``added``). Returns
     how many texts were embedded."""
     reusable = vectors_of.result()
     rows, sentences = batch.rows, batch.sentences
     with db.atomic():
-        _delete_articles(db, batch.replaced, removed)
+        _delete_articles(db, batch.replaced, removed, keys)
         db["articles"].insert_all(
             [{k: getattr(a, k) for k in ("id", "path", "title", "source", "published", "date_text", "place",
                                          "url", "text", "content_hash")}
@@ -456,6 +469,7 @@ def _finish(db: Any, batch: _Batch, vectors_of: Future[dict[str, np.ndarray]], a
             "insert into sentences (passage_id, start, end, text_hash, vector) values (?, ?, ?, ?, ?)",
             [(ids[ri], s["start"], s["end"], s["text_hash"], store.vector_blob16(reusable[s["text_hash"]]))
              for ri, s in sentences])
+    keys.add(batch.keys, np.arange(first, first + len(rows)))
     added.append(np.array(ids, dtype=np.int64))
     return batch.to_embed
 

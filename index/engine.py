@@ -247,7 +247,7 @@ class Engine:
                              "where passages_fts match ? limit 1", ['"' + c.key + '"']).fetchone()
             c.shown = surface_form(c.key, [row[0]] if row else [])
         self._restore_case(db, query, snap.passage_count)
-        keyword = self._keyword_pool.submit(snap.read, keyword_candidates, query, depth)
+        keyword = self._keyword_pool.submit(snap.read, keyword_candidates, query, depth, snap.passage_count)
         try:
             qvec = self.embedder.encode_queries([query.dense_text()])[0]
         except BaseException:

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from index import store, vectors
+from index import postings, store, vectors
 from index.query import Query
 from index.terms import PUBLISHED, QueryTerm, fts_expression
 from index.text import tokens
@@ -184,10 +184,13 @@ def depth_for(k: int, offset: int = 0) -> int:
     return max(CANDIDATES, 2 * (k + offset))
 
 
-def keyword_candidates(db: Any, query: Query, depth: int) -> list[tuple[int, float]]:
-    """The keyword side: ``(passage id, bm25 score)`` best first, over the question's bounded terms."""
-    return store.keyword_search(db, fts_expression(bounded_terms(db, query.terms, frequencies=query.frequencies)),
-                                depth)
+def keyword_candidates(db: Any, query: Query, depth: int, passages: int) -> list[tuple[int, float]]:
+    """The keyword side: ``(passage id, bm25 score)`` best first, over the question's bounded terms
+    (ranked from the postings; by FTS5 in an index built before them)."""
+    kept = bounded_terms(db, query.terms, frequencies=query.frequencies)
+    if postings.exists(db):
+        return postings.rank(db, [k for t in kept for k in t.keys], depth, passages, store.COLUMN_WEIGHTS)
+    return store.keyword_search(db, fts_expression(kept), depth)
 
 
 def hybrid_search(
@@ -217,7 +220,7 @@ def hybrid_search(
         dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
     known = best_sentences(db, query_vector, [p for p, _ in dense]) if SENTENCE_WEIGHT else None
     if keyword is None:
-        keyword = keyword_candidates(db, query, depth)
+        keyword = keyword_candidates(db, query, depth, index.ntotal)
     elif callable(keyword):
         keyword = keyword()
     if SENTENCE_WEIGHT:

@@ -88,9 +88,17 @@ def _m007_bands(db: sqlite_utils.Database) -> None:
     db["articles"].create_index(["path"])
 
 
+def _m008_postings(db: sqlite_utils.Database) -> None:
+    """Each key's postings in one row, ranked by :mod:`index.postings` instead of FTS5's ``bm25()``."""
+    from index import postings
+
+    postings.create_table(db)
+    postings.rebuild(db)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial, _m002_article_signatures, _m003_files, _m004_script_terms, _m005_sentences, _m006_problems,
-    _m007_bands,
+    _m007_bands, _m008_postings,
 ]
 
 
@@ -149,6 +157,11 @@ def get_meta(db: sqlite_utils.Database) -> dict[str, str]:
     return {r["key"]: r["value"] for r in db["meta"].rows} if db["meta"].exists() else {}
 
 
+def get_meta_value(db: sqlite_utils.Database, key: str) -> str | None:
+    row = db.execute("select value from meta where key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
 def set_meta(db: sqlite_utils.Database, values: dict[str, Any]) -> None:
     db["meta"].upsert_all(
         [{"key": k, "value": v if isinstance(v, str) else json.dumps(v)} for k, v in values.items()], pk="key"
@@ -169,7 +182,12 @@ def keyword_search(db: sqlite_utils.Database, expression: str | None, limit: int
 
 
 def key_frequencies(db: sqlite_utils.Database, keys: Iterable[str]) -> dict[str, int]:
-    """How many passages hold each index key (from the FTS5 vocabulary, not a scan)."""
+    """How many passages hold each index key (from the postings, or the FTS5 vocabulary of an
+    index built before them; a lookup either way, not a scan)."""
+    from index import postings
+
+    if postings.exists(db):
+        return postings.frequencies(db, list(keys))
     keys = sorted(set(keys))
     if not keys:
         return {}

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from index import search, store
+from index import postings, search, store
 from index.terms import QueryTerm, fts_expression
 
 
@@ -24,6 +24,7 @@ def db():
         rows.append({"article_id": "a", "seq": i, "start": 0, "end": 1, "text": text, "text_hash": str(i),
                      "terms": text, "title_terms": ""})
     database["passages"].insert_all(rows)
+    postings.rebuild(database)
     return database
 
 

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index import layout
@@ -183,6 +184,8 @@ def _check_consistent(data: Path) -> None:
     ids = set(vectors.ids(snap.index).tolist())
     rows = {r[0] for r in snap.db().execute("select id from passages")}
     assert ids == rows and len(ids) == snap.passage_count
+    postings = {r[0]: np.frombuffer(r[1], "<u4") for r in snap.db().execute("select key, ids from postings")}
+    assert set(np.concatenate(list(postings.values())).tolist()) == rows, "keyword postings cover every passage"
     # Synthetic articles may reuse the shipped corpus's sentences, so look for the passage, not rank 1.
     assert engine.article("moscow") is not None
     hits = engine.search("Who was detained in Moscow in October?", k=10)

@@ -1,0 +1,137 @@
+"""Keyword postings: ranked as FTS5's bm25() ranks, and kept equal to a rebuild through every update."""
+
+import json
+import sqlite3
+
+import pytest
+
+from index import layout, postings, store
+from index.build import build_index
+from index.query import parse_terms
+from index.terms import fts_expression, stem
+
+from tests.conftest import ROOT
+from tests.synth import write_corpus
+
+
+def _db(data):
+    return store.open_db(layout.current_build(data) / layout.DB_NAME)
+
+
+def _table(db) -> tuple[dict, str | None]:
+    rows = {r[0]: r[1:] for r in db.execute("select key, df, ids, freqs, lengths from postings")}
+    return rows, store.get_meta_value(db, postings.TOKENS_KEY)
+
+
+def _as_rebuilt(db_path, tmp_path):
+    """The postings a rebuild from the stored passages writes, in a copy of the database."""
+    copy = tmp_path / "rebuilt.db"
+    src = sqlite3.connect(db_path)
+    dst = sqlite3.connect(copy)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    db = store.open_db(copy)
+    with db.atomic():
+        postings.rebuild(db)
+    return _table(db)
+
+
+def test_postings_rank_as_fts5_bm25_with_column_weights(tmp_path, corpus_copy, fake_embedder):
+    build_index(corpus_copy, tmp_path / "data", fake_embedder)
+    db = _db(tmp_path / "data")
+    n = db.execute("select count(*) from passages").fetchone()[0]
+    questions = [json.loads(line)["question"] for line in
+                 (ROOT / "tests" / "data" / "corpus_questions.jsonl").read_text().splitlines() if line.strip()]
+    compared = 0
+    for q in questions:
+        terms, _ = parse_terms(q)
+        fts = store.keyword_search(db, fts_expression(terms), 10)
+        ours = postings.rank(db, [k for t in terms for k in t.keys], 10, n, store.COLUMN_WEIGHTS)
+        assert len(ours) == len(fts), q
+        for (a, sa), (b, sb) in zip(fts, ours):
+            assert sb == pytest.approx(sa, rel=1e-5), q
+            assert a == b or sa == pytest.approx(dict(fts).get(b, -1), rel=1e-5), q  # equal scores may swap
+        compared += bool(fts)
+    assert compared >= 20
+
+
+def test_every_update_leaves_the_postings_a_rebuild_would_write(tmp_path, corpus_copy, fake_embedder):
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    path = layout.current_build(data) / layout.DB_NAME
+    before = _table(_db(data))
+    assert before == _as_rebuilt(path, tmp_path)
+
+    changed = corpus_copy / "004_d046a75599c10844.txt"
+    changed.write_text(changed.read_text().replace("spy", "agent") + "\n\nA zanzibari closing paragraph.\n")
+    (corpus_copy / "001_eede6903985e59b8.txt").unlink()
+    write_corpus(corpus_copy, 3, seed=11)
+    report = build_index(corpus_copy, data, fake_embedder)
+    assert (report.added, report.changed, report.removed) == (3, 1, 1)
+    assert layout.current_build(data) / layout.DB_NAME == path, "an update, written in place"
+    got = _table(_db(data))
+    assert got == _as_rebuilt(path, tmp_path)
+    assert stem("zanzibari") in got[0]
+    assert stem("spy") in before[0] and stem("spy") not in got[0], "a key no passage holds any more is gone"
+
+    for p in corpus_copy.glob("synth_*"):
+        p.unlink()
+    build_index(corpus_copy, data, fake_embedder)
+    assert _table(_db(data)) == _as_rebuilt(path, tmp_path)
+    assert not list(path.parent.glob(".postings-*")), "the collected postings are cleaned up"
+
+
+def test_an_update_that_fails_while_writing_postings_changes_none(tmp_path, corpus_copy, fake_embedder, monkeypatch):
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    before = _table(_db(data))
+    write_corpus(corpus_copy, 2, seed=3)
+    (corpus_copy / "002_268e4578f94adf6e.txt").unlink()
+    calls = []
+
+    def failing(key, group):
+        calls.append(key)
+        if len(calls) > 5:
+            raise OSError("disk full")
+        return real(key, group)
+
+    real = postings._row
+    monkeypatch.setattr(postings, "_row", failing)
+    with pytest.raises(OSError, match="disk full"):
+        build_index(corpus_copy, data, fake_embedder)
+    monkeypatch.setattr(postings, "_row", real)
+    assert _table(_db(data)) == before
+    assert not list(layout.current_build(data).glob(".postings-*"))
+    report = build_index(corpus_copy, data, fake_embedder)
+    assert report.added == 2
+    assert _table(_db(data)) == _as_rebuilt(layout.current_build(data) / layout.DB_NAME, tmp_path)
+
+
+def test_an_index_built_before_postings_is_still_ranked_by_fts5(tmp_path, corpus_copy, fake_embedder):
+    from index.engine import Engine
+
+    data = tmp_path / "data"
+    build_index(corpus_copy, data, fake_embedder)
+    db = _db(data)
+    db.execute("drop table postings")
+    db.conn.commit()
+    hits = Engine(data, fake_embedder).search("Who was detained in Moscow in October?", k=3)
+    assert hits and hits[0].keyword_rank == 1
+
+
+def test_a_batch_counts_each_key_in_text_and_title():
+    collector = postings.Collector()
+    try:
+        batch = collector.prepare(["moscow detain moscow y2015", "kiev"], ["moscow news", "moscow news"])
+        counts = {(int(r), collector_key(collector, k)): (int(a), int(b))
+                  for r, k, a, b in zip(batch.rows, batch.keys, batch.tf, batch.title_tf)}
+    finally:
+        collector.close()
+    assert counts == {(0, "moscow"): (2, 1), (0, "detain"): (1, 0), (0, "y2015"): (1, 0), (0, "news"): (0, 1),
+                      (1, "kiev"): (1, 0), (1, "moscow"): (0, 1), (1, "news"): (0, 1)}
+    assert batch.lengths.tolist() == [6, 3]
+
+
+def collector_key(collector, number):
+    return next(k for k, v in collector.vocab.items() if v == number)

@@ -30,6 +30,9 @@ TABLE = "postings"
 TOKENS_KEY = "postings_tokens"  # meta: the keys of every passage, summed (for the average length)
 K1 = 1.2  # FTS5's bm25() constants
 B = 0.75
+# Sum a question's postings by sorting them when they are fewer than 1/16 of the largest id, else
+# into an array of one slot per id (at 300,000 postings over a million passages: 10 ms against 26).
+DENSE_SUM_SHARE = 16
 BUCKETS = 16  # bucket files a build spreads its postings over, by key (each is sorted in memory alone)
 # One posting parked on disk during a build: key number, passage id, count in text and title, length.
 _PARKED = np.dtype([("key", "<u4"), ("pid", "<u4"), ("tf", "u1"), ("title_tf", "u1"), ("length", "<u2")])
@@ -276,8 +279,14 @@ def rank(db: Any, keys: list[str], limit: int, passages: int, weights: tuple[flo
     if len(ids_parts) == 1:
         ids, scores = ids_parts[0], score_parts[0]
     else:
-        ids, where = np.unique(np.concatenate(ids_parts), return_inverse=True)
-        scores = np.bincount(where, weights=np.concatenate(score_parts))
+        ids, scores = np.concatenate(ids_parts), np.concatenate(score_parts)
+        if len(ids) * DENSE_SUM_SHARE < int(ids.max()):  # few postings: sort them
+            ids, where = np.unique(ids, return_inverse=True)
+            scores = np.bincount(where, weights=scores)
+        else:  # many: sum into one slot per passage id, then keep the ids that got any
+            summed = np.bincount(ids, weights=scores)
+            ids = np.flatnonzero(summed)
+            scores = summed[ids]
     if len(ids) > limit:
         top = np.argpartition(-scores, limit - 1)[:limit]
         ids, scores = ids[top], scores[top]

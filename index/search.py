@@ -1,4 +1,4 @@
-"""Hybrid retrieval: FTS5 BM25 and dense FAISS results fused, near-duplicates collapsed."""
+"""Hybrid retrieval: BM25 over the keyword postings and dense FAISS results fused, near-duplicates collapsed."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ VECTOR_WEIGHT = 1.0
 DUPLICATE_JACCARD = 0.8
 FUSION = "score"
 # Postings (passages per term, summed) the keyword search may rank; see bounded_terms.
-KEYWORD_POSTINGS = 30_000
+KEYWORD_POSTINGS = 300_000
 # Added to the fused score of a passage that states the question's date (or whose article is of that date).
 DATE_BOOST = 0.3
 # A passage's dense score: its own similarity plus this share of its best sentence's (finer-grained,

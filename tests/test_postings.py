@@ -135,3 +135,16 @@ def test_a_batch_counts_each_key_in_text_and_title():
 
 def collector_key(collector, number):
     return next(k for k, v in collector.vocab.items() if v == number)
+
+
+def test_summing_by_sort_or_by_slot_ranks_alike(tmp_path, corpus_copy, fake_embedder, monkeypatch):
+    build_index(corpus_copy, tmp_path / "data", fake_embedder)
+    db = _db(tmp_path / "data")
+    n = db.execute("select count(*) from passages").fetchone()[0]
+    keys = [k for t in parse_terms("Russian airstrikes in Syria, ISIS video of a spy from Chechnya")[0] for k in t.keys]
+    monkeypatch.setattr(postings, "DENSE_SUM_SHARE", 10**9)
+    by_slot = postings.rank(db, keys, 8, n, store.COLUMN_WEIGHTS)
+    monkeypatch.setattr(postings, "DENSE_SUM_SHARE", 0)
+    by_sort = postings.rank(db, keys, 8, n, store.COLUMN_WEIGHTS)
+    assert len(by_slot) == 8 and [p for p, _ in by_slot] == [p for p, _ in by_sort]
+    assert [s for _, s in by_slot] == pytest.approx([s for _, s in by_sort])

@@ -297,7 +297,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the built indexes of the last repeat")
     parser.add_argument("--show", type=Path, help="only print the table of a results file")
     parser.add_argument("--query-only", action="store_true",
-                        help="serve and query indexes kept by an earlier --keep run (no build)")
+                        help="serve and query indexes kept by an earlier --keep run (no build; they stay)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--started", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -339,8 +339,8 @@ def main() -> None:
                 print(json.dumps(row), file=sys.stderr)
                 mine.append(row)
                 results_file.write_text(json.dumps(results + mine, indent=1))
-                if not (args.keep and rep == args.repeats - 1):
-                    shutil.rmtree(out, ignore_errors=True)
+                if not args.query_only and not (args.keep and rep == args.repeats - 1):
+                    shutil.rmtree(out, ignore_errors=True)  # a query-only run never built what it serves
     print(f"shared 2-core machine; run {run_id}")
     print(table(mine))
 

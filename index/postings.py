@@ -34,6 +34,7 @@ B = 0.75
 # into an array of one slot per id (at 300,000 postings over a million passages: 10 ms against 26).
 DENSE_SUM_SHARE = 16
 BUCKETS = 16  # bucket files a build spreads its postings over, by key (each is sorted in memory alone)
+_UPSERT = f"insert or replace into {TABLE} (key, df, ids, freqs, lengths) values (?, ?, ?, ?, ?)"
 # One posting parked on disk during a build: key number, passage id, count in text and title, length.
 _PARKED = np.dtype([("key", "<u4"), ("pid", "<u4"), ("tf", "u1"), ("title_tf", "u1"), ("length", "<u2")])
 
@@ -164,18 +165,17 @@ class Collector:
                 if not fresh:
                     group = _merged(_read(db, key), removed, group)
                 out.append(_row(key, group))
-            db.conn.executemany(f"insert or replace into {TABLE} (key, df, ids, freqs, lengths) values (?, ?, ?, ?, ?)",
-                                out)
+            db.conn.executemany(_UPSERT, out)
         for key in sorted(self._removed_keys - done):  # keys whose passages went and got none new
             group = _merged(_read(db, key), removed, np.zeros(0, _PARKED))
             if len(group):
-                db.execute(f"update {TABLE} set df = ?, ids = ?, freqs = ?, lengths = ? where key = ?",
-                           [*_row(key, group)[1:], key])
+                db.execute(_UPSERT,
+                           _row(key, group))
             else:
                 db.execute(f"delete from {TABLE} where key = ?", [key])
         from index import store
 
-        before = int(store.get_meta(db).get(TOKENS_KEY) or 0)
+        before = int(store.get_meta_value(db, TOKENS_KEY) or 0)
         store.set_meta(db, {TOKENS_KEY: str(max(0, before + self.added_tokens - self.removed_tokens))})
 
     def close(self) -> None:

@@ -74,10 +74,15 @@ class SentenceTransformerEmbedder:
         # 10 s idle. The warm-up question warms this thread for all.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-embed")
         self.dim = int(dim or self._worker.submit(model.encode, ["probe"], convert_to_numpy=True).result().shape[1])
+        from index.static_encoder import StaticEncoder
+
+        self._static = self._worker.submit(StaticEncoder.for_model, model).result()
 
     def _encode(self, method: str, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._static is not None:  # a token table: the same vectors without sentence-transformers' tokenizer pass
+            return self._worker.submit(self._static.encode, texts).result()
         fn = getattr(self.model, method, None) or self.model.encode
         vectors = self._worker.submit(fn, texts, batch_size=self.batch_size, normalize_embeddings=True,
                                       convert_to_numpy=True, show_progress_bar=False).result()

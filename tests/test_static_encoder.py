@@ -1,0 +1,84 @@
+"""The bundled static model encoded without sentence-transformers' tokenizer pass: the same vectors."""
+
+from __future__ import annotations
+
+import json
+import numpy as np
+
+from index.chunking import split_sentences
+from index.static_encoder import StaticEncoder
+
+from tests.conftest import ROOT
+
+XQUAD = ROOT.parent / "shared" / "benchmarks" / "xquad" / "xquad.en.json"
+
+
+def _texts() -> list[str]:
+    texts = []
+    for path in sorted((ROOT / "corpus").iterdir()):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            texts += [text, *(text[s.start : s.end] for s in split_sentences(text))]
+    texts += ["", " ", "\n\n", "a", "  two  spaces  ", "Who was detained in Moscow in October?",
+              "Кого задержали в Москве в октябре?", "emoji 😀, CJK 東京, combining é, NBSP\u00a0here",
+              "<s>special</s> <unk>", "\u2581 written \u2581\u2581 out", "x" * 20_000, "word " * 3_000]
+    if XQUAD.exists():
+        data = json.loads(XQUAD.read_text(encoding="utf-8"))
+        for article in data["data"][:10]:
+            for p in article["paragraphs"]:
+                texts += [p["context"], *(q["question"] for q in p["qas"])]
+    return texts
+
+
+def test_vectors_equal_sentence_transformers(real_embedder):
+    model = real_embedder.model
+    fast = StaticEncoder.for_model(model)
+    assert fast is not None and real_embedder._static is not None  # the bundled model takes the fast path
+    texts = _texts()
+    expected = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    got = fast.encode(texts)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    assert np.abs(got - expected).max() < 1e-6
+    again = fast.encode(texts)  # from the word cache now
+    assert np.array_equal(again, got)
+    assert fast.encode([]).shape == (0, real_embedder.dim)
+
+
+def test_other_models_are_left_to_sentence_transformers(real_embedder):
+    from tokenizers import Tokenizer
+
+    module = real_embedder.model[0]
+    spec = json.loads(module.tokenizer.to_str())
+    spec["pre_tokenizer"] = {"type": "Whitespace"}
+    other = Tokenizer.from_str(json.dumps(spec))
+
+    class Model(list):
+        prompts: dict = {}
+        default_prompt_name = None
+
+        def encode(self, *args, **kwargs):
+            raise AssertionError("not probed: the tokenizer was refused first")
+
+    class Static:
+        tokenizer = other
+
+    Static.__name__ = "StaticEmbedding"
+    assert StaticEncoder.for_model(Model([Static()])) is None  # a pre-tokenizer: not the checked shape
+    assert StaticEncoder.for_model(Model([object()])) is None  # not a token table
+    prompted = Model([module])
+    prompted.prompts = {"query": "query: "}
+    assert StaticEncoder.for_model(prompted) is None  # a prompt: sentence-transformers adds it
+
+
+def test_a_model_that_differs_on_the_probes_is_refused(real_embedder, caplog):
+    model = real_embedder.model
+
+    class Off(list):
+        prompts: dict = {}
+        default_prompt_name = None
+
+        def encode(self, texts, **kwargs):
+            return model.encode(texts, **kwargs) + 0.01
+
+    assert StaticEncoder.for_model(Off(list(model))) is None
+    assert "differs" in caplog.text

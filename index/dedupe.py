@@ -32,28 +32,54 @@ def _word_hash(word: str) -> int:
     return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
 
 
-def _shingle_hashes(text: str) -> np.ndarray:
-    """One 61-bit hash per distinct run of ``SHINGLE`` words (the whole text when it is shorter).
-
-    Each word is hashed once (and remembered: news repeats its words), and a run's hash is a
-    polynomial of its words' hashes, computed for every run at once.
-    """
-    words = tokens(text)
-    n = max(1, len(words) - SHINGLE + 1)
-    word_hashes = np.array([_word_hash(w) for w in words], dtype=np.uint64)
+def _run_hashes(word_hashes: np.ndarray, n: int) -> np.ndarray:
+    """One 61-bit hash per run of ``SHINGLE`` words starting at ``0..n-1`` (the whole text when it is
+    shorter). Each word is hashed once (and remembered: news repeats its words); a run's hash is a
+    polynomial of its words' hashes (wrapping modulo 2**64), computed for every run at once."""
     runs = np.zeros(n, dtype=np.uint64)
-    for j in range(min(SHINGLE, len(words))):
-        runs = runs * _RUN_BASE + word_hashes[j : j + n]  # wraps modulo 2**64
-    return np.unique(runs) >> np.uint64(3)
+    for j in range(min(SHINGLE, len(word_hashes))):
+        runs = runs * _RUN_BASE + word_hashes[j : j + n]
+    return runs >> np.uint64(3)
+
+
+def _min_hash(h: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``(len(starts), NUM_PERM)``: each slice of ``h`` from its start to the next one's, min-hashed
+    ((a*h + b) mod p in uint64 wraps; good enough mixing for sketching)."""
+    return np.minimum.reduceat((np.outer(h, _A) + _B) % _PRIME, starts, axis=0).astype(np.uint64)
 
 
 def signature(text: str) -> np.ndarray:
     """A MinHash signature: the share of equal slots estimates the Jaccard similarity of shingles."""
-    h = _shingle_hashes(text)
-    if h.size == 0:
-        return np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
-    # (a*h + b) mod p in uint64 wraps; good enough mixing for sketching.
-    return ((np.outer(h, _A) + _B) % _PRIME).min(axis=0).astype(np.uint64)
+    return signatures([text])[0]
+
+
+SIGN_SHINGLES = 65_536  # shingles min-hashed at a time by :func:`signatures` (a 32 MB product)
+
+
+def signatures(texts: list[str]) -> np.ndarray:
+    """``(len(texts), NUM_PERM)`` MinHash signatures, as :func:`signature` gives one at a time,
+    computed for many texts at once: the per-call cost of numpy was most of a text's."""
+    out = np.empty((len(texts), NUM_PERM), dtype=np.uint64)
+    runs: list[np.ndarray] = []  # a text without words has one run, of nothing
+    for text in texts:
+        words = tokens(text)
+        word_hashes = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
+        runs.append(_run_hashes(word_hashes, max(1, len(words) - SHINGLE + 1)))
+    at = 0
+    while at < len(runs):  # groups of texts of at most SIGN_SHINGLES shingles (a longer text alone)
+        end, size = at, 0
+        while end < len(runs) and (end == at or size + len(runs[end]) <= SIGN_SHINGLES):
+            size += len(runs[end])
+            end += 1
+        if size > SIGN_SHINGLES:  # one long text: its shingles a slice at a time
+            h = runs[at]
+            out[at] = np.min([_min_hash(h[i : i + SIGN_SHINGLES], np.zeros(1, np.int64))[0]
+                              for i in range(0, len(h), SIGN_SHINGLES)], axis=0)
+        else:
+            lengths = np.array([len(r) for r in runs[at:end]])
+            out[at:end] = _min_hash(np.concatenate(runs[at:end]), np.concatenate([[0], np.cumsum(lengths)[:-1]]))
+        at = end
+    return out
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:

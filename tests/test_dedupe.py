@@ -4,6 +4,8 @@ import numpy as np
 
 from index import dedupe
 
+PINNED = [2012151533236511701, 1666903283974109118]  # signature's first slots, by the code of format 8
+
 
 def _planted(n: int = 3000, seed: int = 4) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     rng = np.random.default_rng(seed)
@@ -58,3 +60,16 @@ def test_fresh_articles_streamed_against_the_index_give_what_the_full_comparison
                                       [a for a, _ in indexed] + sorted(fresh), fresh=fresh)
     got = dedupe.duplicates_of_fresh({a: sigs[a] for a in fresh}, indexed, chunk=500)
     assert got == expected and got["new5"] == ("new0", 62 / 64) and len(got) == len(fresh) - 5
+
+
+def test_signatures_of_many_texts_at_once_equal_one_at_a_time(monkeypatch):
+    texts = ["", "😀 only symbols", "one", "four words in all", "It's O’Brien’s car's door.",
+             *(f"Story {i}: the harbour bridge opened today after years of work, said the mayor of town {i % 7}."
+               for i in range(40)), "word " * 5_000]
+    monkeypatch.setattr(dedupe, "SIGN_SHINGLES", 300)  # groups of texts, and the long one in slices
+    together = dedupe.signatures(texts)
+    assert together.shape == (len(texts), dedupe.NUM_PERM) and together.dtype == np.uint64
+    for text, sig in zip(texts, together):
+        assert np.array_equal(sig, dedupe.signature(text))
+    # The values stored in indexes built before (format 8) still compare with new ones.
+    assert dedupe.signature("The harbour bridge opened today.")[:2].tolist() == PINNED

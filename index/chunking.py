@@ -97,18 +97,24 @@ def _hard_split(text: str, span: Span, max_chars: int) -> list[Span]:
 
 def chunk_text(text: str, max_chars: int = 900, overlap: int = 1) -> list[Span]:
     """Passages of whole sentences up to ``max_chars``; consecutive passages share ``overlap`` sentences."""
+    return [passage for passage, _ in chunk_sentences(text, max_chars, overlap)]
+
+
+def chunk_sentences(text: str, max_chars: int = 900, overlap: int = 1) -> list[tuple[Span, list[Span]]]:
+    """:func:`chunk_text`'s passages, each with its sentences (spans of ``text``, an over-long
+    sentence cut as the passages cut it): the article is split into sentences once."""
     if max_chars < 50:
         raise ValueError("max_chars must be at least 50")
     sentences: list[Span] = []
     for s in split_sentences(text):
         sentences.extend(_hard_split(text, s, max_chars) if s.end - s.start > max_chars else [s])
-    chunks: list[Span] = []
+    chunks: list[tuple[Span, list[Span]]] = []
     i = 0
     while i < len(sentences):
         j = i + 1
         while j < len(sentences) and sentences[j].end - sentences[i].start <= max_chars:
             j += 1
-        chunks.append(Span(sentences[i].start, sentences[j - 1].end))
+        chunks.append((Span(sentences[i].start, sentences[j - 1].end), sentences[i:j]))
         if j >= len(sentences):
             break
         i = max(j - overlap, i + 1)

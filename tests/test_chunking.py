@@ -69,3 +69,19 @@ def test_abbreviations_are_read_the_same_deep_into_a_long_line():
     assert [text[s.start : s.end] for s in spans[:2]] == [sentence.strip()] * 2
     assert len(spans) == 400 + 2
     assert text[spans[-1].start : spans[-1].end] == "Next one."
+
+
+def test_passages_carry_the_sentences_a_split_of_their_own_text_gives():
+    from index.chunking import chunk_sentences
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(CORPUS.iterdir()) if p.is_file()]
+    texts.append("MOSCOW, October 21. Police detained two men. " + "A long clause without an end " * 60
+                 + "went on. Mr. Smith said no.\nHeadline without stop\nNext line here.")
+    checked = 0
+    for text in texts:
+        for passage, sentences in chunk_sentences(text, 300):
+            own = text[passage.start : passage.end]
+            assert [(s.start - passage.start, s.end - passage.start) for s in sentences] == \
+                [(s.start, s.end) for s in split_sentences(own)], own
+            checked += 1
+    assert checked > 20

@@ -31,13 +31,12 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from index import layout, postings, store, vectors
+from index import dedupe, layout, postings, store, vectors
 from index.changes import BuildReport, Plan, load_problems, old_files, old_meta, plan_changes, save_problems
-from index.chunking import chunk_text, split_sentences
-from index.terms import index_terms
 from index.embedding import Embedder
 from index.errors import TooManyRemovals
 from index.ingest import Article, file_hashes, fingerprint, unsupported_files, unsupported_problem
+from index.prepare import Prepared, Workers, default_workers, prepare
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +54,7 @@ BULK_CACHE_KIB = 65_536  # SQLite page cache while writing batches (the file its
 SMALL_CACHE_KIB = 8_192  # and once they are written: the rest reads and writes in sequence
 WAL_LIMIT_BYTES = 64 << 20  # the write-ahead log is cut back to this after a big update is checkpointed
 SPOOL_NAME = "articles.spool"  # the articles to embed, parked in the build folder while it is written
+PARALLEL_BATCHES = 3  # batches of text from which a build prepares passages in worker processes
 
 
 def build_index(
@@ -69,6 +69,7 @@ def build_index(
     forget: set[str] = frozenset(),
     max_remove_share: float | None = None,
     batch_chars: int = BATCH_CHARS,
+    workers: int | None = None,
 ) -> BuildReport:
     """Bring the index in ``data_dir`` up to date with ``corpus_dir``.
 
@@ -77,6 +78,8 @@ def build_index(
     this share of the live index's articles, ``forget`` aside: an empty or wrong folder must
     not wipe the index. None: no limit.
     ``batch_chars``: article text chunked, embedded and written at a time; it bounds the build's memory.
+    ``workers``: processes that sign articles and turn them into passages (:mod:`index.prepare`);
+    None: one per core when the files to read hold ``PARALLEL_BATCHES`` batches of text, else none.
     """
     started = time.monotonic()
     corpus_dir = corpus_dir.resolve()
@@ -118,9 +121,14 @@ def build_index(
             embedder.preload()  # new or changed files: overlap the model's import with reading them
         tmp = None if dry_run else layout.new_build_dir(data_dir)
         spool = None if tmp is None else _Spool(tmp / SPOOL_NAME)
+        if workers is None:  # a big build spreads its text work over the cores
+            to_read = sum(_size(path) for rel, (path, sha) in hashes.items() if previous_files.get(rel, ("",))[0] != sha)
+            workers = default_workers() if not dry_run and to_read >= PARALLEL_BATCHES * batch_chars else 1
+        pool = Workers(workers)  # starts its processes when first given work
         try:
             plan = plan_changes(corpus_dir, hashes, old, previous_files, rebuild, report, unreadable, forget,
-                                keep=spool.add if spool else None)
+                                keep=spool.add if spool else None,
+                                sign=lambda texts: (sig for _, sig in pool.map(dedupe.signatures, texts)))
             if max_remove_share is not None and report.before and len(report.lost) > max_remove_share * report.before:
                 report.seconds = time.monotonic() - started
                 raise TooManyRemovals(
@@ -151,7 +159,7 @@ def build_index(
                     _write(db, plan, spool, embedder, chunk_chars, progress, batch_chars, report, old_index,
                            folder=old if incremental else tmp, generation=generation, corpus_print=corpus_print,
                            corpus_dir=corpus_dir, dim_known=int(meta["dimension"]) if incremental and not plan.todo
-                           else None, optimize=not incremental)
+                           else None, optimize=not incremental, workers=pool)
                 if not incremental:
                     db.execute("pragma journal_mode = wal")  # persistent: later updates write in place
             except BaseException:
@@ -171,22 +179,32 @@ def build_index(
                 spool.close()
                 shutil.rmtree(tmp, ignore_errors=True)
             raise
+        finally:
+            pool.close()
         layout.clean_old_builds(data_dir)
     report.seconds = time.monotonic() - started
     return report
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars: int, progress: bool,
            batch_chars: int, report: BuildReport, old_index: Any, *, folder: Path, generation: int, corpus_print: str,
-           corpus_dir: Path, dim_known: int | None, optimize: bool) -> None:
+           corpus_dir: Path, dim_known: int | None, optimize: bool, workers: Workers) -> None:
     """Every change of a build, inside the caller's transaction: articles, files, meta, problems,
     and the vector index saved to ``folder`` as ``generation``'s file (``old_index`` updated, or a
     new one) before the transaction commits.
 
     ``dim_known``: the live index's dimension when nothing is embedded (the model need not load).
     """
-    changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars,
-                     folder=folder)
+    with store.fts_filled_last(db) if optimize else contextlib.nullcontext():  # a new build: no reader yet
+        changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars,
+                         folder=folder, workers=workers)
     report.embedded = changes.embedded
     for aid, path in plan.moved.items():
         db.execute("update articles set path = ? where id = ?", [path, aid])
@@ -313,7 +331,7 @@ def _batches(articles: Iterable[tuple[Article, bytes]], wanted: set[str],
 
 
 def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embedder: Embedder, chunk_chars: int, progress: bool,
-           *, batch_chars: int = BATCH_CHARS, folder: Path) -> Changes:
+           *, batch_chars: int = BATCH_CHARS, folder: Path, workers: Workers) -> Changes:
     """Write the plan's articles a batch at a time, then delete the articles that went.
 
     ``articles`` holds at least the plan's ``todo`` (others are skipped). A changed article's old
@@ -323,6 +341,7 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
     What changed is returned, so the vector index is updated rather than rebuilt. The keyword
     postings of what was added and removed are collected beside the database (in ``folder``)
     and written last.
+    ``workers``: where the articles are turned into passages (:mod:`index.prepare`).
     """
     todo = set(plan.todo)
     replaced = todo & set(plan.stale)
@@ -332,12 +351,14 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
     bar = _progress(len(todo), progress)
     # A batch is embedded on a thread of its own while the next one is chunked (the model runs
     # outside the GIL, the text work inside it); batches are still written one after the other.
-    pending: tuple[_Batch, Future[dict[str, np.ndarray]]] | None = None
+    pending: tuple[Prepared, Future[dict[str, np.ndarray]]] | None = None
     keys = postings.Collector(folder)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-build-embed") as pool:
-            for batch in _batches(articles, todo, batch_chars):
-                prepared = _prepare(batch, chunk_chars, [a.id for a, _ in batch if a.id in replaced], keys)
+            jobs = ((batch, [a.id for a, _ in batch if a.id in replaced])
+                    for batch in _batches(articles, todo, batch_chars))
+            for (batch, _), prepared in workers.map(prepare, jobs, chunk_chars):
+                prepared.articles = batch
                 if pending is not None:
                     embedded += _finish(db, *pending, added, removed, keys)
                     bar.update(len(pending[0].articles))
@@ -377,41 +398,7 @@ def _delete_articles(db: Any, ids: list[str], removed: list[np.ndarray], keys: p
         db.execute(f"delete from articles where id in ({marks})", chunk)
 
 
-@dataclass
-class _Batch:
-    """One batch of articles, chunked: passage rows and sentence rows, ready to embed and insert."""
-
-    articles: list[tuple[Article, bytes]]
-    replaced: list[str]  # ids whose old versions this batch's write deletes first
-    rows: list[dict[str, Any]]
-    sentences: list[tuple[int, dict[str, Any]]]  # (index into rows, sentence row)
-    keys: postings.BatchPostings  # the rows' keyword postings (rows numbered from 0)
-    to_embed: int = 0  # texts the index holds no vector for (set when they are looked up)
-
-
-def _prepare(batch: list[tuple[Article, bytes]], chunk_chars: int, replaced: list[str],
-             keys: postings.Collector) -> _Batch:
-    """Chunk one batch of articles (with their MinHash signatures): each passage gets its keyword
-    terms (script-aware stems and date tokens, counted into postings) and its sentences' spans,
-    so that answering a question embeds nothing but the question."""
-    rows: list[dict[str, Any]] = []
-    sentences: list[tuple[int, dict[str, Any]]] = []
-    for a, _ in batch:
-        title_terms = index_terms(a.title)
-        for seq, span in enumerate(chunk_text(a.text, max_chars=chunk_chars)):
-            text = a.text[span.start : span.end]
-            rows.append({"article_id": a.id, "seq": seq, "start": span.start, "end": span.end,
-                         "text": text, "text_hash": store.text_hash(text),
-                         "terms": index_terms(text, a.published, a.date_text), "title_terms": title_terms})
-            for s in split_sentences(text):
-                sentence = text[s.start : s.end]
-                sentences.append((len(rows) - 1, {"start": s.start, "end": s.end, "text": sentence,
-                                                  "text_hash": store.text_hash(sentence)}))
-    return _Batch(batch, replaced, rows, sentences,
-                  keys.prepare([r["terms"] for r in rows], [r["title_terms"] for r in rows]))
-
-
-def _needed(db: Any, batch: _Batch) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def _needed(db: Any, batch: Prepared) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The vectors the index already holds for these texts (looked up by text hash, after the
     batches before were written), and the texts to embed, by hash."""
     wanted = {r["text_hash"] for r in batch.rows} | {s["text_hash"] for _, s in batch.sentences}
@@ -439,7 +426,7 @@ def _embed(embedder: Embedder, unique: dict[str, str], reusable: dict[str, np.nd
     return reusable
 
 
-def _finish(db: Any, batch: _Batch, vectors_of: Future[dict[str, np.ndarray]], added: list[np.ndarray],
+def _finish(db: Any, batch: Prepared, vectors_of: Future[dict[str, np.ndarray]], added: list[np.ndarray],
             removed: list[np.ndarray], keys: postings.Collector) -> int:
     """Wait for a batch's vectors and write it in one transaction, first deleting the old versions of
     its replaced articles (their passage ids go to ``removed``, the new ones to ``added``). Returns

@@ -9,10 +9,10 @@ Unreadable files keep their previously indexed articles; the same story under tw
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -191,16 +191,20 @@ class Plan:
 def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Path | None,
                  old_files: dict[str, tuple[str, list[str]]], rebuild: bool, report: BuildReport,
                  problems: list[BadArticle] | None = None, forget: set[str] = frozenset(),
-                 keep: Callable[[Article, np.ndarray], None] | None = None) -> Plan:
+                 keep: Callable[[Article, np.ndarray], None] | None = None,
+                 sign: Callable[[Iterable[list[str]]], Iterable[np.ndarray]] | None = None) -> Plan:
     """Parse only new or changed files, keep what broke, drop duplicate stories, count everything.
 
     Articles are read one at a time and only their id, file, content hash and signature are
     remembered until duplicates are found; ``keep`` is handed each new or changed article with its
     signature (a build parks them on disk until it writes them). The plan holds ids only.
+    ``sign``: MinHash signatures of lists of texts, in order (a build's worker processes); by
+    default :func:`dedupe.signatures`, here.
     """
     live = None if old is None else store.open_db(old / layout.DB_NAME, readonly=True)
     try:
-        return _plan(corpus_dir, hashes, live, rebuild, {} if rebuild else old_files, report, problems, forget, keep)
+        return _plan(corpus_dir, hashes, live, rebuild, {} if rebuild else old_files, report, problems, forget, keep,
+                     sign or (lambda texts: map(dedupe.signatures, texts)))
     finally:
         if live is not None:
             live.conn.close()
@@ -208,7 +212,8 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
 
 def _plan(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], live: Any, rebuild: bool,
           old_files: dict[str, tuple[str, list[str]]], report: BuildReport, problems: list[BadArticle] | None,
-          forget: set[str], keep: Callable[[Article, np.ndarray], None] | None) -> Plan:
+          forget: set[str], keep: Callable[[Article, np.ndarray], None] | None,
+          sign: Callable[[Iterable[list[str]]], Iterable[np.ndarray]]) -> Plan:
     """:func:`plan_changes` with the live index open (``live``; None when there is none). A rebuild
     reads every file and reuses nothing, but still counts what the live index would lose."""
     before = live.execute("select count(*) from articles").fetchone()[0] if live is not None else 0
@@ -245,24 +250,30 @@ def _plan(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], live: Any, rebu
     parsed: dict[str, tuple[str, str]] = {}  # id: (file, content hash), in reading order
     sigs: dict[str, np.ndarray] = {}
     fresh: set[str] = set()
-    for item in iter_corpus(corpus_dir, files=[hashes[rel][0] for rel in hashes if rel not in same_files]):
-        if isinstance(item, BadArticle):
-            problems.append(item)
-            continue
-        if item.id in same_ids:
-            where = base[item.id][1] if item.id in base else next(
-                (rel for rel in same_files if item.id in old_files[rel][1]), "another file")
-            problems.append(BadArticle(item.path, f"duplicate article id {item.id!r} (also in {where}); "
-                                                  "skipped", kind="duplicate"))
-            continue
-        parsed[item.id] = (item.path, item.content_hash)
-        if item.id in base and base[item.id][0] == item.content_hash and item.id in old_sigs:
-            sigs[item.id] = old_sigs[item.id]
-        else:
-            sigs[item.id] = dedupe.signature(item.text)
-            fresh.add(item.id)
-            if keep is not None:
-                keep(item, sigs[item.id])
+
+    def to_sign() -> Iterator[Article]:
+        """The articles read that need a signature; the others are counted as they are read."""
+        for item in iter_corpus(corpus_dir, files=[hashes[rel][0] for rel in hashes if rel not in same_files]):
+            if isinstance(item, BadArticle):
+                problems.append(item)
+                continue
+            if item.id in same_ids:
+                where = base[item.id][1] if item.id in base else next(
+                    (rel for rel in same_files if item.id in old_files[rel][1]), "another file")
+                problems.append(BadArticle(item.path, f"duplicate article id {item.id!r} (also in {where}); "
+                                                      "skipped", kind="duplicate"))
+                continue
+            parsed[item.id] = (item.path, item.content_hash)
+            if item.id in base and base[item.id][0] == item.content_hash and item.id in old_sigs:
+                sigs[item.id] = old_sigs[item.id]
+            else:
+                yield item
+
+    for item, signature in _signed(to_sign(), sign):
+        sigs[item.id] = signature
+        fresh.add(item.id)
+        if keep is not None:
+            keep(item, signature)
     report.problems = problems
     kept = kept_ids(problems, same_ids | set(parsed), base, forget)
     dupes = _duplicates(live, sigs, fresh, same_ids, kept, base)
@@ -292,6 +303,34 @@ def _plan(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], live: Any, rebu
     moved = {aid: path for aid, (path, _) in parsed.items()
              if aid in base and aid not in changed and base[aid][1] != path}
     return Plan(final=final, todo=todo, stale=stale, files=files, moved=moved)
+
+
+SIGN_CHUNK = 256  # articles signed at a time
+SIGN_CHARS = 1_000_000  # and at most this much of their text (a longer article: alone)
+
+
+def _signed(articles: Iterable[Article], sign: Callable[[Iterable[list[str]]], Iterable[np.ndarray]]
+            ) -> Iterator[tuple[Article, np.ndarray]]:
+    """Each article with its signature, in order, handed to ``sign`` a chunk at a time (``SIGN_CHUNK``
+    articles, ``SIGN_CHARS`` of text; ``sign`` may read a few chunks ahead)."""
+    chunks: deque[list[Article]] = deque()
+
+    def texts() -> Iterator[list[str]]:
+        chunk: list[Article] = []
+        chars = 0
+        for a in articles:
+            if chunk and (len(chunk) == SIGN_CHUNK or chars + len(a.text) > SIGN_CHARS):
+                chunks.append(chunk)
+                yield [x.text for x in chunk]
+                chunk, chars = [], 0
+            chunk.append(a)
+            chars += len(a.text)
+        if chunk:
+            chunks.append(chunk)
+            yield [x.text for x in chunk]
+
+    for signatures in sign(texts()):
+        yield from zip(chunks.popleft(), signatures)
 
 
 FAST_DEDUPE_MAX = 10_000  # fresh articles up to which they alone are compared with the index, streamed

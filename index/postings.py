@@ -51,7 +51,8 @@ def exists(db: Any) -> bool:
 class BatchPostings:
     """The postings of one batch of passages, numbered from 0 in batch order."""
 
-    keys: np.ndarray     # key numbers (the collector's)
+    vocab: list[str]     # the batch's keys
+    keys: np.ndarray     # key numbers (into ``vocab``)
     rows: np.ndarray     # passage number inside the batch
     tf: np.ndarray
     title_tf: np.ndarray
@@ -68,6 +69,36 @@ def _counts(numbers: list[int], owners: list[int]) -> tuple[np.ndarray, np.ndarr
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     pairs = (np.asarray(owners, np.int64) << 32) | np.asarray(numbers, np.int64)
     return np.unique(pairs, return_counts=True)
+
+
+def count(terms: list[str], title_terms: list[str]) -> BatchPostings:
+    """Count the keys of each passage (its ``terms`` and its article's ``title_terms``, as stored).
+    Depends on nothing but its arguments: a build runs it in worker processes."""
+    vocab: dict[str, int] = {}
+    number = vocab.setdefault
+    text_keys: list[int] = []
+    text_rows: list[int] = []
+    title_keys: list[int] = []
+    title_rows: list[int] = []
+    lengths = np.zeros(len(terms), np.int64)
+    for row, (own, title) in enumerate(zip(terms, title_terms)):
+        a = own.split()
+        b = title.split() if title else []
+        text_keys.extend([number(k, len(vocab)) for k in a])
+        text_rows.extend([row] * len(a))
+        title_keys.extend([number(k, len(vocab)) for k in b])
+        title_rows.extend([row] * len(b))
+        lengths[row] = len(a) + len(b)
+    text_pairs, text_n = _counts(text_keys, text_rows)
+    title_pairs, title_n = _counts(title_keys, title_rows)
+    pairs = np.union1d(text_pairs, title_pairs)
+    tf = np.zeros(len(pairs), np.int64)
+    title_tf = np.zeros(len(pairs), np.int64)
+    tf[np.searchsorted(pairs, text_pairs)] = text_n
+    title_tf[np.searchsorted(pairs, title_pairs)] = title_n
+    return BatchPostings(vocab=list(vocab), keys=(pairs & 0xFFFFFFFF).astype(np.uint32),
+                         rows=(pairs >> 32).astype(np.int64), tf=np.minimum(tf, 255).astype(np.uint8),
+                         title_tf=np.minimum(title_tf, 255).astype(np.uint8), lengths=lengths)
 
 
 class Collector:
@@ -89,43 +120,19 @@ class Collector:
         self._removed_ids: list[np.ndarray] = []
         self._removed_keys: set[str] = set()
 
-    def prepare(self, terms: list[str], title_terms: list[str]) -> BatchPostings:
-        """Count the keys of each passage (its ``terms`` and its article's ``title_terms``, as stored)."""
-        number = self.vocab.setdefault
-        text_keys: list[int] = []
-        text_rows: list[int] = []
-        title_keys: list[int] = []
-        title_rows: list[int] = []
-        lengths = np.zeros(len(terms), np.int64)
-        for row, (own, title) in enumerate(zip(terms, title_terms)):
-            a = own.split()
-            b = title.split() if title else []
-            text_keys.extend([number(k, len(self.vocab)) for k in a])
-            text_rows.extend([row] * len(a))
-            title_keys.extend([number(k, len(self.vocab)) for k in b])
-            title_rows.extend([row] * len(b))
-            lengths[row] = len(a) + len(b)
-        text_pairs, text_n = _counts(text_keys, text_rows)
-        title_pairs, title_n = _counts(title_keys, title_rows)
-        pairs = np.union1d(text_pairs, title_pairs)
-        tf = np.zeros(len(pairs), np.int64)
-        title_tf = np.zeros(len(pairs), np.int64)
-        tf[np.searchsorted(pairs, text_pairs)] = text_n
-        title_tf[np.searchsorted(pairs, title_pairs)] = title_n
-        return BatchPostings(keys=(pairs & 0xFFFFFFFF).astype(np.uint32), rows=(pairs >> 32).astype(np.int64),
-                             tf=np.minimum(tf, 255).astype(np.uint8), title_tf=np.minimum(title_tf, 255).astype(np.uint8),
-                             lengths=lengths)
-
     def add(self, batch: BatchPostings, ids: np.ndarray) -> None:
         """Park a written batch's postings; ``ids``: the passage id each of its rows got (ascending,
         and above every id already parked)."""
-        parked = np.empty(len(batch.keys), _PARKED)
-        parked["key"] = batch.keys
+        number = self.vocab.setdefault
+        mine = np.array([number(k, len(self.vocab)) for k in batch.vocab], dtype=np.uint32)
+        keys = mine[batch.keys] if len(batch.keys) else np.zeros(0, np.uint32)
+        parked = np.empty(len(keys), _PARKED)
+        parked["key"] = keys
         parked["pid"] = np.asarray(ids, np.int64)[batch.rows]
         parked["tf"] = batch.tf
         parked["title_tf"] = batch.title_tf
         parked["length"] = np.minimum(batch.lengths[batch.rows], 65535)
-        bucket = batch.keys % BUCKETS
+        bucket = keys % BUCKETS
         for b in np.unique(bucket).tolist():
             parked[bucket == b].tofile(self._files[b])
         self.added_tokens += batch.tokens
@@ -196,7 +203,7 @@ def rebuild(db: Any, folder: Path | None = None, chunk: int = 10_000) -> None:
                               [last, chunk]).fetchall()
             if not rows:
                 break
-            batch = collector.prepare([r[1] or "" for r in rows], [r[2] or "" for r in rows])
+            batch = count([r[1] or "" for r in rows], [r[2] or "" for r in rows])
             collector.add(batch, np.asarray([r[0] for r in rows], np.int64))
             last = rows[-1][0]
         collector.write(db)

@@ -3,11 +3,12 @@ an FTS5 table over passages and a meta table. The schema is built by numbered mi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import sqlite_utils
@@ -100,6 +101,24 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial, _m002_article_signatures, _m003_files, _m004_script_terms, _m005_sentences, _m006_problems,
     _m007_bands, _m008_postings,
 ]
+
+
+FTS_INSERT_TRIGGER = "passages_ai"
+
+
+@contextlib.contextmanager
+def fts_filled_last(db: sqlite_utils.Database) -> Iterator[None]:
+    """Passages inserted in this block reach the FTS index in one pass at its end, not row by row
+    through the insert trigger: a full build's 100,000 passages take a fifth of the time. For a
+    database no reader sees until it is complete (a new build); the trigger is back afterwards."""
+    row = db.execute("select sql from sqlite_master where type = 'trigger' and name = ?", [FTS_INSERT_TRIGGER]).fetchone()
+    if row is None:
+        yield
+        return
+    db.execute(f"drop trigger {FTS_INSERT_TRIGGER}")
+    yield
+    db.execute("insert into passages_fts(passages_fts) values ('rebuild')")
+    db.execute(row[0])
 
 
 def band_rows(article_ids: list[str], signatures: np.ndarray) -> list[tuple[int, int, str]]:

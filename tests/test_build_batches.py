@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import build, layout, vectors
+from index import build, layout, prepare, vectors
 from index.build import build_index
 from index.engine import Engine
 from index.ingest import Article
@@ -51,9 +51,10 @@ def test_a_build_holds_one_batch_of_articles_at_a_time(tmp_path, monkeypatch):
     assert report.added == 150 and report.passages > 150
     assert all(chars <= BATCH or n == 1 for n, chars in batches)
     assert len(batches) >= sum(map(len, texts)) / BATCH and sum(n for n, _ in batches) == 150
-    # Never more than the batch being written, the next one (chunked while this one is embedded)
-    # and the article read after it: not the corpus.
-    assert max(alive) <= 2 * max(n for n, _ in batches) + 1 < 30, (max(alive), batches)
+    # Never more than the batch being written, those handed to the worker processes (one each and
+    # AHEAD more), the one being read and the article read after it: not the corpus.
+    held = build.default_workers() + prepare.AHEAD + 2
+    assert max(alive) <= held * max(n for n, _ in batches) + 1 < 150, (max(alive), batches)
     assert not (report.path / build.SPOOL_NAME).exists()
 
 
@@ -67,7 +68,7 @@ def test_the_next_batch_is_chunked_while_one_is_embedded(tmp_path, monkeypatch):
     write_jsonl(corpus / "export.jsonl", 40, seed=4, sentences=6)
     events: list[tuple[str, int]] = []
     lock = threading.Lock()
-    real_prepare, real_finish = build._prepare, build._finish
+    real_prepare, real_finish = build.prepare, build._finish
 
     def note(what: str, n: int) -> None:
         with lock:
@@ -90,9 +91,9 @@ def test_the_next_batch_is_chunked_while_one_is_embedded(tmp_path, monkeypatch):
             note("embedded", n)
             return super().encode_documents(texts)
 
-    monkeypatch.setattr(build, "_prepare", prepare)
+    monkeypatch.setattr(build, "prepare", prepare)
     monkeypatch.setattr(build, "_finish", finish)
-    report = build_index(corpus, data, Slow(), batch_chars=BATCH)
+    report = build_index(corpus, data, Slow(), batch_chars=BATCH, workers=1)  # in this process: watched
     assert report.added == 40
     order = {e: i for i, e in enumerate(events)}
     batches = sum(1 for e in events if e[0] == "written")
@@ -114,11 +115,15 @@ def _content(data: Path) -> dict:
     articles = sorted(db.execute("select id, path, content_hash, minhash from articles"))
     ids = set(vectors.ids(snap.index).tolist())
     assert ids == {r[0] for r in db.execute("select id from passages")} and len(ids) == snap.passage_count
-    return {"passages": passages, "sentences": sentences, "articles": articles}
+    check = sqlite3.connect(layout.current_build(data) / layout.DB_NAME)  # FTS holds exactly the passages
+    check.execute("insert into passages_fts(passages_fts, rank) values ('integrity-check', 1)")
+    check.close()
+    vocab = sorted(db.execute("select term, doc, cnt from passages_fts_vocab"))
+    return {"passages": passages, "sentences": sentences, "articles": articles, "vocab": vocab}
 
 
 def _same(a: dict, b: dict) -> None:
-    assert a["articles"] == b["articles"] and a["sentences"] == b["sentences"]
+    assert a["articles"] == b["articles"] and a["sentences"] == b["sentences"] and a["vocab"] == b["vocab"]
     assert a["passages"].keys() == b["passages"].keys()
     for key, (*fields, vec) in a["passages"].items():
         *other, other_vec = b["passages"][key]
@@ -131,7 +136,9 @@ def test_batches_give_the_index_one_batch_gives_full_and_incremental(tmp_path, m
     corpus = tmp_path / "corpus"
     feed = write_jsonl(corpus / "export.jsonl", 60, seed=4, sentences=6)
     one, many = tmp_path / "one", tmp_path / "many"
-    first = [build_index(corpus, d, FakeEmbedder(), batch_chars=size) for d, size in ((one, 10**9), (many, BATCH))]
+    # One batch in this process, against many prepared by two worker processes.
+    runs = ((one, 10**9, 1), (many, BATCH, 2))
+    first = [build_index(corpus, d, FakeEmbedder(), batch_chars=size, workers=n) for d, size, n in runs]
     assert first[0].embedded == first[1].embedded and first[0].passages == first[1].passages
     _same(_content(one), _content(many))
     assert not vectors.is_exact(vectors.load(layout.vectors_of(first[1].path)))
@@ -145,9 +152,9 @@ def test_batches_give_the_index_one_batch_gives_full_and_incremental(tmp_path, m
     feed.write_text("".join(json.dumps(o) + "\n" for o in lines))
     write_jsonl(corpus / "more.jsonl", 20, seed=5, sentences=6, start=1000)  # added
     second = []
-    for d, size in ((one, 10**9), (many, BATCH)):
+    for d, size, n in runs:
         embedder = FakeEmbedder()
-        second.append((build_index(corpus, d, embedder, batch_chars=size), embedder.texts_embedded))
+        second.append((build_index(corpus, d, embedder, batch_chars=size, workers=n), embedder.texts_embedded))
     (r1, e1), (r2, e2) = second
     assert (r1.added, r1.changed, r1.removed, r1.unchanged) == (r2.added, r2.changed, r2.removed, r2.unchanged)
     assert (r1.added, r1.changed, r1.removed) == (25, 10, 10) and r1.embedded == r2.embedded == e1 == e2 > 0

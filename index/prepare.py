@@ -1,0 +1,193 @@
+"""The text work of a build: articles into passage rows, their sentences and their keyword postings.
+
+It depends on nothing but the articles, so a big build runs it in worker processes, one per
+core, a few batches ahead of the process that embeds and writes: turning text into terms,
+dates and sentence spans is pure Python, about a millisecond a passage, and one process
+spent most of a build on it while the other core idled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import sys
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from index import postings
+from index.chunking import chunk_sentences
+from index.ingest import Article
+from index.store import text_hash
+from index.terms import index_terms
+
+log = logging.getLogger(__name__)
+
+AHEAD = 1  # items handed out ahead of the caller, beyond one per worker (each holds one in memory)
+_END = object()
+_FAILED = object()
+R = TypeVar("R")
+
+
+@dataclass
+class Prepared:
+    """One batch of articles, chunked: passage rows and sentence rows, ready to embed and insert."""
+
+    articles: list[tuple[Article, bytes]]  # with their MinHash signatures (set by the caller: a worker
+                                           # does not send back a copy of what it was given)
+    replaced: list[str]  # ids whose old versions this batch's write deletes first
+    rows: list[dict[str, Any]]
+    sentences: list[tuple[int, dict[str, Any]]]  # (index into rows, sentence row)
+    keys: postings.BatchPostings  # the rows' keyword postings (rows numbered from 0)
+    to_embed: int = 0  # texts the index holds no vector for (set when they are looked up)
+
+
+def prepare(job: tuple[list[tuple[Article, bytes]], list[str]], chunk_chars: int) -> Prepared:
+    """Chunk one batch of articles: each passage gets its keyword terms (script-aware stems and
+    date tokens, counted into postings) and its sentences' spans, so that answering a question
+    embeds nothing but the question. ``job``: the articles (with their MinHash signatures) and
+    the ids whose old versions the batch replaces."""
+    batch, replaced = job
+    rows: list[dict[str, Any]] = []
+    sentences: list[tuple[int, dict[str, Any]]] = []
+    for a, _ in batch:
+        title_terms = index_terms(a.title)
+        for seq, (span, spans) in enumerate(chunk_sentences(a.text, max_chars=chunk_chars)):
+            text = a.text[span.start : span.end]
+            rows.append({"article_id": a.id, "seq": seq, "start": span.start, "end": span.end,
+                         "text": text, "text_hash": text_hash(text),
+                         "terms": index_terms(text, a.published, a.date_text), "title_terms": title_terms})
+            for s in spans:  # the article's sentences, as offsets into the passage
+                start, end = s.start - span.start, s.end - span.start
+                sentence = text[start:end]
+                sentences.append((len(rows) - 1, {"start": start, "end": end, "text": sentence,
+                                                  "text_hash": text_hash(sentence)}))
+    return Prepared([], replaced, rows, sentences,
+                    postings.count([r["terms"] for r in rows], [r["title_terms"] for r in rows]))
+
+
+def default_workers() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class Workers:
+    """An in-order map over ``workers`` processes, a few items ahead of the caller, or (``workers``
+    <= 1) over nothing but the caller's own process.
+
+    Workers are spawned, not forked: the build's process runs threads (the model's) that a fork
+    would copy mid-flight. A spawned worker would import the parent's ``__main__`` script again
+    (and a script without a ``__main__`` guard would run its build again inside it), so the
+    script is hidden while workers start (:func:`_main_hidden`). If they cannot start, the
+    items are done in this process instead, with a warning.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        if workers > 1:
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_follow_parent, initargs=(os.getpid(),))
+
+    def map(self, fn: Callable[..., R], items: Iterable[Any], *args: Any) -> Iterator[tuple[Any, R]]:
+        """``(item, fn(item, *args))`` for each item, in order (``fn`` must be importable by name:
+        a module's function)."""
+        if self._pool is None:
+            for item in items:
+                yield item, fn(item, *args)
+            return
+        waiting: deque[tuple[Future, Any]] = deque()
+        source = iter(items)
+        while True:
+            while self._pool is not None and len(waiting) < self.workers + AHEAD:
+                item = next(source, _END)
+                if item is _END:
+                    break
+                try:
+                    with _main_hidden():  # a submit may start a worker
+                        waiting.append((self._pool.submit(fn, item, *args), item))
+                except (BrokenProcessPool, RuntimeError) as e:
+                    self._broken(e)
+                    waiting.append((_done(_FAILED), item))
+            if not waiting:
+                for item in source:  # the workers broke: what is left, in this process
+                    yield item, fn(item, *args)
+                return
+            future, item = waiting.popleft()
+            try:
+                result = future.result()
+            except BrokenProcessPool as e:
+                self._broken(e)
+                result = _FAILED
+            yield item, (fn(item, *args) if result is _FAILED else result)
+
+    def _broken(self, error: BaseException) -> None:
+        log.warning("build workers failed (%s); going on in this process", error)
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _follow_parent(parent: int) -> None:
+    """In a worker: end when the build's process ends, even by ``kill -9`` (the pool's queues would
+    otherwise keep a worker waiting for work forever). Linux tells it at once; elsewhere a thread
+    looks every half second."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="newsqa-follow-parent", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """While this lasts, a spawned process does not import the parent's ``__main__``: multiprocessing
+    finds it by ``__main__.__spec__`` and ``__main__.__file__``. The workers need nothing from it
+    (what they run lives in this module)."""
+    main = sys.modules.get("__main__")
+    saved = {k: v for k, v in vars(main).items() if k in ("__file__", "__spec__")} if main is not None else {}
+    try:
+        if "__spec__" in saved:
+            main.__spec__ = None
+        if "__file__" in saved:
+            del main.__file__
+        yield
+    finally:
+        if main is not None:
+            for k, v in saved.items():
+                setattr(main, k, v)
+
+
+def _done(value: Any) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future

@@ -135,7 +135,7 @@ def open_engine(settings: "Settings", build_if_missing: bool = True, refresh: bo
             raise NewsQAError(f"corpus folder {settings.corpus_dir} does not exist; set NEWSQA_CORPUS_DIR")
         try:
             _report_build(build_index(settings.corpus_dir, settings.data_dir, embedder, progress=True,
-                                      max_remove_share=settings.max_remove_share))
+                                      max_remove_share=settings.max_remove_share, workers=settings.build_workers))
         except TooManyRemovals as e:
             if layout.current_build(settings.data_dir) is None:
                 raise

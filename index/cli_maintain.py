@@ -18,7 +18,8 @@ def _reindex(ctx: click.Context, forget: set[str] = frozenset(), force: bool = F
 
     settings = _settings(ctx)
     report = build_index(settings.corpus_dir, settings.data_dir, cli_common._embedder(settings),
-                         progress=True, forget=forget, max_remove_share=remove_share(settings, force))
+                         progress=True, forget=forget, max_remove_share=remove_share(settings, force),
+                         workers=settings.build_workers)
     _report_build(report)
     exit_for(report)
 
@@ -89,7 +90,7 @@ def index_cmd(ctx: click.Context, corpus: Path | None, rebuild: bool, dry_run: b
     embedder = cli_common._embedder(settings)
     share = remove_share(settings, force)
     report = build_index(corpus, settings.data_dir, embedder, rebuild=rebuild, dry_run=dry_run, progress=True,
-                         max_remove_share=share)
+                         max_remove_share=share, workers=settings.build_workers)
     _report_build(report)
     if watch and not dry_run:
         embedder.dim  # load the model now, not when the first article arrives

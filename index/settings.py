@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(1000, ge=10, le=100_000, validation_alias="NEWSQA_MAX_QUESTION_CHARS")
     log_level: str = Field("INFO", validation_alias="NEWSQA_LOG_LEVEL")
     max_remove_share: float = Field(0.5, ge=0, le=1, validation_alias="NEWSQA_MAX_REMOVE_SHARE")
+    build_workers: int | None = Field(None, ge=1, le=256, validation_alias="NEWSQA_BUILD_WORKERS")
 
     # HTTP API (newsqa serve)
     api_host: str = Field("127.0.0.1", validation_alias="NEWSQA_API_HOST")
@@ -56,6 +57,12 @@ class Settings(BaseSettings):
     def _absolute(cls, path: Path) -> Path:
         """Relative paths are taken from the folder the command runs in, once, at start-up."""
         return path.expanduser().absolute()
+
+    @field_validator("build_workers", mode="before")
+    @classmethod
+    def _unset_if_empty(cls, value: object) -> object:
+        """``NEWSQA_BUILD_WORKERS=`` (empty) means unset: one worker per core."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("telegram_allowed_ids_text", "telegram_admin_ids_text")
     @classmethod

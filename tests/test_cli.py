@@ -111,3 +111,18 @@ def test_every_setting_and_command_is_documented():
         assert f"{field.validation_alias}=" in example, f"{field.validation_alias} missing from .env.example"
     for name in cli_mod.cli.commands:
         assert f"newsqa {name}" in readme, f"'newsqa {name}' is not in the README"
+
+
+def test_build_workers_setting_is_honoured_and_checked(env, fake, monkeypatch):
+    from index import build
+
+    asked = []
+    real = build.build_index
+    monkeypatch.setattr(build, "build_index", lambda *a, **k: asked.append(k.get("workers")) or real(*a, **k))
+    result = run(["index"], {**env, "NEWSQA_BUILD_WORKERS": "2"})
+    assert result.exit_code == 0 and asked == [2], result.output
+    assert "added" in result.stderr
+    result = run(["index", "--rebuild"], {**env, "NEWSQA_BUILD_WORKERS": ""})  # empty: one per core
+    assert result.exit_code == 0 and asked[-1] is None
+    result = run(["index"], {**env, "NEWSQA_BUILD_WORKERS": "0"})
+    assert result.exit_code != 0 and "NEWSQA_BUILD_WORKERS" in result.output

@@ -116,14 +116,15 @@ def build_index(
             load_problems(old, report)
             return report
         previous_files = {} if rebuild else old_files(old)
-        touched = any(previous_files.get(rel, ("",))[0] != sha for rel, (_, sha) in hashes.items())
+        to_read = [path for rel, (path, sha) in hashes.items() if previous_files.get(rel, ("",))[0] != sha]
+        touched = bool(to_read)
         if touched and not dry_run and hasattr(embedder, "preload"):
             embedder.preload()  # new or changed files: overlap the model's import with reading them
         tmp = None if dry_run else layout.new_build_dir(data_dir)
         spool = None if tmp is None else _Spool(tmp / SPOOL_NAME)
         if workers is None:  # a big build spreads its text work over the cores
-            to_read = sum(_size(path) for rel, (path, sha) in hashes.items() if previous_files.get(rel, ("",))[0] != sha)
-            workers = default_workers() if not dry_run and to_read >= PARALLEL_BATCHES * batch_chars else 1
+            big = sum(map(_size, to_read)) >= PARALLEL_BATCHES * batch_chars
+            workers = default_workers() if big and not dry_run else 1
         pool = Workers(workers)  # starts its processes when first given work
         try:
             plan = plan_changes(corpus_dir, hashes, old, previous_files, rebuild, report, unreadable, forget,

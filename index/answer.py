@@ -20,6 +20,7 @@ from index.dates import find_dates
 from index.query import Query, key_weights, question_script
 from index.search import Hit
 from index.terms import date_tokens, stem, text_keys, word_keys, words
+from index.text import STOPWORDS
 
 # The first quoted sentence is cut to at most this many characters; a second one, quoted as a hedge or
 # to say who "he" is, must fit in SECOND_MAX_CHARS of its own (a long first sentence no longer leaves
@@ -37,7 +38,9 @@ PARTIAL_NAME = 0.6
 # A quoted sentence that opens with a pronoun ("He is also the oldest...") brings the sentence before it,
 # which says who is meant.
 PRONOUN_START = re.compile(r"^\W*(he|she|it|they|his|her|its|their|this|these|those|as a result|therefore|then|thus|"
-                           r"after that|because of this|он|она|оно|они|его|её|ее|их|это|в результате|поэтому|затем)\b",
+                           r"after that|because of this|at (?:this|that) (?:point|time|moment)|for (?:this|that) reason|"
+                           r"(?:this|that) is why|in response|он|она|оно|они|его|её|ее|их|это|в результате|поэтому|затем|тогда|"
+                           r"в (?:этот|тот) момент|по (?:этой|той) причине|в ответ)\b",
                            re.I)
 WITH_ANTECEDENT = True
 NOT_FOUND = "I could not find this in the indexed articles. Try rephrasing, or ask about something the articles cover."
@@ -203,6 +206,13 @@ _WHERE = re.compile(r"\s*(where|which (company|team|country|city|agency|organi[s
                     r"где|куда|откуда|какая организация|какой город|какая страна|в какой стране|в каком городе)(?!\w)")
 # A person: two or more capitalised words in a row ("Alexander Bortnikov", "Роман Заболотный").
 _PERSON = re.compile(r"\b[A-ZА-ЯЁ][a-zа-яё'’]+(?:[\s-][A-ZА-ЯЁ][a-zа-яё'’]+)+")
+# A sentence that speaks of someone named before it without naming them ("He spent three months in custody").
+_PERSONAL = re.compile(r"(?<!\w)(he|she|him|his|her|hers|they|them|their|он|она|они|его|её|ее|ему|ей|им|их|него|неё|нее|"
+                       r"нему|ней|них|ним|ними|нею)(?!\w)", re.I)
+# "Which agency ...", "What type of drugs ...": the noun the answer is an instance of.
+_HEAD = re.compile(r"\s*(?:in |on |at |for |from |to |of |by |with )?(?:which|what|какой|какая|какое|какие|какую|каком|какой|"
+                   r"какого|каких|в какой|в каком|на каком)\s+(?:(?:kind|kinds|type|types|sort|form|forms|part|name) of\s+)?"
+                   r"(?:the\s+|a\s+)?([^\W\d_]{3,})", re.I)
 
 
 def expected_kind(question: str) -> re.Pattern[str] | None:
@@ -386,10 +396,20 @@ def sentence_features(query: Query, cands: list[_Candidate], passage_cov: list[f
     best_cov = max(c.cov for c in cands) or 1.0
     best_local = max(local_cov) or 1.0
     pairs = _question_pairs(query, term_keys)
+    head = question_head(query.text)
+    total = sum(query.weights[t] for t in terms) or 1.0
     out = []
     for i, c in enumerate(cands):
         before = [x for x in cands if x.ci == c.ci and x.end <= c.start]
         after = [x for x in cands if x.ci == c.ci and x.start >= c.end]
+        # Names given before this sentence (in its passage, or in a retrieved passage of the article before it)
+        # count as held by it when it refers to someone by pronoun.
+        named = set()
+        if _PERSONAL.search(c.text):
+            earlier = [x.text for x in before] + [h.text for h in hits if h.article_id == hits[c.ci].article_id
+                                                  and h.end <= hits[c.ci].start]
+            named = _named_keys(" ".join(earlier))
+        inherited = sum(query.weights[t] for t, tk, h in zip(terms, term_keys, holds[i]) if not h and tk & named)
         out.append({
             "cov": c.cov, "pcov": passage_cov[c.ci], "dnorm": (c.dense - low) / span, "dgap": c.dense - top,
             "rank": 1.0 / (1 + c.ci), "kind": c.kind, "askedkind": float(kind is not None),
@@ -402,8 +422,23 @@ def sentence_features(query: Query, cands: list[_Candidate], passage_cov: list[f
             "nextcov": min(after, key=lambda x: x.start).cov if after else 0.0,
             "length": math.log1p(len(word_keys_of[i])) / 4, "first": float(not before),
             "sdate": float(bool(stated[i] & query.date_tokens)),
+            "coref": inherited / total,
+            "head": float(bool(head and head & set().union(*word_keys_of[i]))) if word_keys_of[i] else 0.0,
         })
     return out
+
+
+def question_head(question: str) -> set[str]:
+    """The keys of the noun a "which/what N" question asks for an instance of ("which agency" -> agency)."""
+    m = _HEAD.match(question.lower().lstrip("«\"' ("))
+    if not m or m.group(1) in STOPWORDS:
+        return set()
+    return set(word_keys(m.group(1)))
+
+
+def _named_keys(text: str) -> set[str]:
+    """Keys of the capitalised words of ``text`` (the names it gives)."""
+    return {k for w in words(text) if w[:1].isupper() for k in word_keys(w)}
 
 
 def _stated_dates(query: Query, text: str) -> set[str]:

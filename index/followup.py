@@ -40,6 +40,8 @@ def is_followup(question: str) -> bool:
     rest = [w for w in content if w not in date_words]
     if any(w in _PRONOUNS for w in words) and len(rest) <= 2:
         return True
+    if _WH.match(question) and not rest and len(words) <= 3:
+        return True  # "Why?", "When exactly?", "How many?": the question word alone asks about the last subject
     return not _WH.match(question) and len(rest) <= 1 and len(words) <= 4
 
 

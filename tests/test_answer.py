@@ -185,6 +185,65 @@ def test_sentence_features_mark_the_sentence_stating_the_asked_date():
     assert _features("Which arrests took place in Krasnodar?", sentences, {})[0]["sdate"] == 0.0
 
 
+def test_sentence_features_let_a_pronoun_stand_for_the_name_said_before_it():
+    """"He spent three months in custody" answers "Why was Balakshin released?" although it does not
+    repeat the name: the passage named him before. A sentence with no pronoun, or a name only after it,
+    inherits nothing."""
+    sentences = ["Balakshin turned to Islam and went to Syria.",
+                 "He spent three months in custody but was released as there was no evidence.",
+                 "The investigation was released to the press.",
+                 "Police released Petrov, and his lawyer spoke."]
+    rows = _features("Why was Balakshin released?", sentences, {"balakshin": 2, "releas": 3})
+    assert rows[1]["coref"] > 0.3
+    assert rows[0]["coref"] == 0.0 and rows[2]["coref"] == 0.0
+    assert rows[3]["coref"] > 0.3  # "his" may mean Balakshin, named earlier in the passage
+    assert _features("Why was Balakshin released?", sentences[1:], {})[0]["coref"] == 0.0  # nobody named before
+
+
+def test_a_pronoun_stands_for_a_name_an_earlier_passage_of_the_article_gave():
+    from index.answer import _Candidate, coverage, sentence_features
+    from index.query import analyse
+    from index.search import Hit
+
+    query = analyse("Why was Balakshin released?", lambda keys: {k: 2 for k in keys}, 1000)
+    first = "Balakshin explained how he was offered to conduct a suicide bombing."
+    later = "He spent three months in custody but was released as there was no evidence."
+    other = "He was released on bail in Moscow."
+
+    def hit(pid, article, text, start):
+        return Hit(pid, article, 1.0, 1, 1.0, 1, 1.0, text, start, start + len(text), "t", None, None, None, None)
+
+    hits = [hit(2, "a", later, 200), hit(3, "b", other, 0), hit(1, "a", first, 0)]
+    cands = [_Candidate(i, 0, len(h.text), h.text, coverage(query, h.text), 0.5, 0.0) for i, h in enumerate(hits)]
+    rows = sentence_features(query, cands, [c.cov for c in cands], hits, None)
+    assert rows[0]["coref"] > 0.3   # article "a" named Balakshin in the passage before
+    assert rows[1]["coref"] == 0.0  # article "b" never did
+
+
+def test_sentence_features_mark_the_noun_a_which_question_asks_for():
+    from index.answer import question_head
+
+    assert question_head("Which agency released the video?") == {"agenc"}
+    assert question_head("What type of drugs are used?") == {"drug"}
+    assert question_head("В какой стране он родился?") == {"стран"}
+    assert question_head("What is the name of the castle?") == set()
+    assert question_head("Who released the video?") == set()
+    sentences = ["A video of two captives was released by the group.",
+                 "It was released on the group's Amaq news agency."]
+    rows = _features("Which agency released the video?", sentences, {})
+    assert [r["head"] for r in rows] == [0.0, 1.0]
+
+
+def test_a_sentence_opening_with_a_discourse_link_brings_the_one_before():
+    from index.answer import PRONOUN_START
+
+    for text in ["At this point he decided to escape.", "For this reason, the talks failed.",
+                 "That is why he left.", "Тогда он решил бежать.", "В ответ Россия ввела санкции."]:
+        assert PRONOUN_START.match(text), text
+    for text in ["Atlanta is a large city.", "Тогдашний мэр ушёл.", "Thereafter the city grew."]:
+        assert not PRONOUN_START.match(text), text
+
+
 def test_cased_form_follows_how_the_articles_write_a_word_inside_sentences():
     from index.query import cased_form
 

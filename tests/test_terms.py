@@ -99,6 +99,8 @@ def test_analyse_weights_and_corrections():
     ("And on 19 October?", "Who was detained in Moscow on 11 October?", "Who was detained in Moscow on 19 October?"),
     ("А откуда он?", "Кто такой Роман Заболотный?", "откуда он (Роман Заболотный)?"),
     ("Who heads the FSB?", "Who is Roman Zabolotny?", None),
+    ("Why?", "What did Turkey shoot down?", "Why (Turkey shoot)?"),
+    ("Когда?", "Кто сбил российский самолёт?", "Когда (сбил российский самолёт)?"),
 ])
 def test_follow_ups_are_resolved_against_the_previous_question(question, previous, expected):
     assert resolve_followup(question, previous) == expected
@@ -107,6 +109,7 @@ def test_follow_ups_are_resolved_against_the_previous_question(question, previou
 def test_standalone_questions_are_not_follow_ups():
     assert not is_followup("How many Russians fight for IS according to Smirnov?")
     assert is_followup("And in Nalchik?")
+    assert is_followup("How many?") and not is_followup("How many died?")
 
 
 def test_date_patterns_tried_at_their_anchors_find_what_a_full_scan_finds():

@@ -68,6 +68,16 @@ def test_not_found_lists_no_sources_and_says_which_date_is_missing(corpus_engine
     assert "14 July" in result.answer and result.dates == ["14 July"]
 
 
+@pytest.mark.parametrize("question, quoted", [
+    ("What happened on October 13?", "Bortnikov"),
+    ("What happened on 21 October?", "Russian security services are taking"),
+    ("Что произошло 16.10.2015?", "Krasnodar"),
+])
+def test_a_question_asking_only_about_a_day_quotes_what_the_articles_say_of_it(corpus_engine, question, quoted):
+    result = corpus_engine.ask(question)
+    assert result.found and quoted in result.answer
+
+
 def test_confidence_separates_answers_from_declines(corpus_engine):
     good = corpus_engine.ask("Who was detained in Moscow in October?")
     bad = corpus_engine.ask("What is the capital of Australia?")

@@ -210,7 +210,7 @@ _PERSON = re.compile(r"\b[A-ZА-ЯЁ][a-zа-яё'’]+(?:[\s-][A-ZА-ЯЁ][a-zа
 _PERSONAL = re.compile(r"(?<!\w)(he|she|him|his|her|hers|they|them|their|он|она|они|его|её|ее|ему|ей|им|их|него|неё|нее|"
                        r"нему|ней|них|ним|ними|нею)(?!\w)", re.I)
 # "Which agency ...", "What type of drugs ...": the noun the answer is an instance of.
-_HEAD = re.compile(r"\s*(?:in |on |at |for |from |to |of |by |with )?(?:which|what|какой|какая|какое|какие|какую|каком|какой|"
+_HEAD = re.compile(r"\s*(?:in |on |at |for |from |to |of |by |with )?(?:which|what|какой|какая|какое|какие|какую|каком|"
                    r"какого|каких|в какой|в каком|на каком)\s+(?:(?:kind|kinds|type|types|sort|form|forms|part|name) of\s+)?"
                    r"(?:the\s+|a\s+)?([^\W\d_]{3,})", re.I)
 

@@ -402,17 +402,22 @@ def sentence_features(query: Query, cands: list[_Candidate], passage_cov: list[f
     pairs = _question_pairs(query, term_keys)
     head = question_head(query.text)
     total = sum(query.weights[t] for t in terms) or 1.0
+    names: dict[int, set[str]] = {}  # the name keys of a sentence (by candidate) or a passage (by ~hit), once each
     out = []
     for i, c in enumerate(cands):
         before = [x for x in cands if x.ci == c.ci and x.end <= c.start]
         after = [x for x in cands if x.ci == c.ci and x.start >= c.end]
         # Names given before this sentence (in its passage, or in a retrieved passage of the article before it)
         # count as held by it when it refers to someone by pronoun.
-        named = set()
+        named: set[str] = set()
         if _PERSONAL.search(c.text):
-            earlier = [x.text for x in before] + [h.text for h in hits if h.article_id == hits[c.ci].article_id
-                                                  and h.end <= hits[c.ci].start]
-            named = _named_keys(" ".join(earlier))
+            own = hits[c.ci]
+            earlier = [(j, x.text) for j, x in enumerate(cands) if x.ci == c.ci and x.end <= c.start]
+            earlier += [(~j, h.text) for j, h in enumerate(hits) if h.article_id == own.article_id and h.end <= own.start]
+            for j, text in earlier:
+                if j not in names:
+                    names[j] = _named_keys(text)
+                named |= names[j]
         inherited = sum(query.weights[t] for t, tk, h in zip(terms, term_keys, holds[i]) if not h and tk & named)
         out.append({
             "cov": c.cov, "pcov": passage_cov[c.ci], "dnorm": (c.dense - low) / span, "dgap": c.dense - top,

@@ -323,6 +323,10 @@ def compose(
         c.score = calibration.score(entry, x)  # P(this sentence holds the answer)
     order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
     cands = [cands[i] for i in order]
+    day_only = bool(days) and all(t.is_date for t in query.weights)
+    if day_only:  # "What happened on 13 October?"
+        lead = _day_sentence(query, cands, citations)
+        cands = [lead] + [c for c in cands if c is not lead] if lead is not None else cands
     best = cands[0]
     features = calibration.features(
         cov=max(c.cov for c in cands), passage_cov=max(passage_cov), dense=max(c.dense for c in cands),
@@ -330,10 +334,9 @@ def compose(
         cross_lingual=question_script(question) != question_script(best.text), p_best=best.score,
         p_second=cands[1].score if len(cands) > 1 else 0.0)
     confidence = calibration.confidence(model, features)
-    # "What happened on 13 October?": the day is all that was asked, so a sentence stating it answers it
+    # The day is all that was asked, so a sentence stating it, or the lead of an article of that day, answers it
     # (the confidence model, fitted on questions with words to match, sees only a weak similarity).
-    day_only = bool(days) and all(t.is_date for t in query.weights)
-    states_day = day_only and bool(_stated_dates(query, best.text) & query.date_tokens)
+    states_day = day_only and (citations[best.ci].article_dated or bool(_stated_dates(query, best.text) & query.date_tokens))
     if confidence < (calibration.threshold(model) if min_confidence is None else min_confidence) and not states_day:
         return Answer(question, False, NOT_FOUND, [], confidence=confidence, ranked=ranked, features=features)
     weights = key_weights(query)
@@ -348,6 +351,17 @@ def compose(
     result = _render(question, citations, picked, clipped, confidence, ranked)
     result.features = features
     return result
+
+
+def _day_sentence(query: Query, cands: list[_Candidate], citations: list[Citation]) -> _Candidate | None:
+    """For a question asking only what happened on a day: the likeliest sentence stating that day, else the
+    earliest sentence (of six words or more, not a byline) of a retrieved article published that day: news
+    says what happened first."""
+    stating = [c for c in cands if _stated_dates(query, c.text) & query.date_tokens]
+    if stating:
+        return stating[0]  # cands are best first
+    dated = [c for c in cands if citations[c.ci].article_dated and len(words(c.text)) >= 6]
+    return min(dated, key=lambda c: citations[c.ci].start + c.start, default=None)
 
 
 def _antecedent(best: _Candidate, cands: list[_Candidate], room: int) -> _Candidate | None:

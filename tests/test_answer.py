@@ -78,6 +78,12 @@ def test_a_question_asking_only_about_a_day_quotes_what_the_articles_say_of_it(c
     assert result.found and quoted in result.answer
 
 
+def test_a_day_no_sentence_states_is_answered_from_an_article_of_that_day(corpus_engine):
+    result = corpus_engine.ask("What happened on 3 December 2015?")  # 004 is dated 03/12/2015
+    assert result.found and result.citations[0].article_id == "004_d046a75599c10844"
+    assert not corpus_engine.ask("What happened on 4 December 2015?").found
+
+
 def test_confidence_separates_answers_from_declines(corpus_engine):
     good = corpus_engine.ask("Who was detained in Moscow in October?")
     bad = corpus_engine.ask("What is the capital of Australia?")

@@ -269,10 +269,14 @@ def _candidates(query: Query, citations: list[Citation], sentence_vectors: dict[
     """Every sentence of the top passages, with its coverage, similarity and answer-kind evidence."""
     cands: list[_Candidate] = []
     missing: list[_Candidate] = []
+    seen: set[tuple[str, int]] = set()  # a sentence two overlapping passages share is one candidate, of the better
     for ci, c in enumerate(citations[:SENTENCE_PASSAGES]):
         stored = sentence_vectors.get(c.passage_id) or []
         spans = [(s, e, v) for s, e, v in stored] or [(sp.start, sp.end, None) for sp in split_sentences(c.text)]
         for s, e, vec in spans:
+            if (c.article_id, c.start + s) in seen:
+                continue
+            seen.add((c.article_id, c.start + s))
             text = c.text[s:e]
             cand = _Candidate(ci, s, e, text, coverage(query, text, c.article_dated),
                               float(np.frombuffer(vec, dtype="<f2").astype(np.float32) @ query_vector) if vec is not None else 0.0,

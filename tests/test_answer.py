@@ -84,6 +84,30 @@ def test_a_day_no_sentence_states_is_answered_from_an_article_of_that_day(corpus
     assert not corpus_engine.ask("What happened on 4 December 2015?").found
 
 
+def test_a_sentence_shared_by_overlapping_passages_is_one_candidate(corpus_engine):
+    """Passages overlap by a sentence; counted twice, the sentence was its own runner-up and the
+    confidence fell below the threshold."""
+    from index import answer, store
+    from index.query import analyse
+    from index.search import hybrid_search
+
+    result = corpus_engine.ask("Who is Alexander Bortnikov?")
+    assert result.found and "FSB Director Alexander Bortnikov" in result.answer
+    snap = corpus_engine.snapshot()
+    db = snap.db()
+    query = analyse("Who is Alexander Bortnikov?", lambda keys: store.key_frequencies(db, keys), snap.passage_count,
+                    snap.vocabulary)
+    qvec = corpus_engine.embedder.encode_queries(["Who is Alexander Bortnikov?"])[0]
+    hits = hybrid_search(db, snap.index, qvec, query, 10)
+    citations = [answer.Citation(n=i + 1, article_id=h.article_id, title=h.title, source=h.source, published=h.published,
+                                 date_text=h.date_text, url=h.url, text=h.text, start=h.start, end=h.end, score=h.score,
+                                 passage_id=h.passage_id) for i, h in enumerate(hits)]
+    sentences = store.sentences_of(db, [h.passage_id for h in hits[: answer.SENTENCE_PASSAGES]])
+    cands = answer._candidates(query, citations, sentences, qvec, corpus_engine.embedder.encode_documents, None)
+    where = [(citations[c.ci].article_id, citations[c.ci].start + c.start) for c in cands]
+    assert len(where) == len(set(where))
+
+
 def test_confidence_separates_answers_from_declines(corpus_engine):
     good = corpus_engine.ask("Who was detained in Moscow in October?")
     bad = corpus_engine.ask("What is the capital of Australia?")

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from index import calibration
+from index import calibration, reader
 from index.chunking import split_sentences
 from index.dates import find_dates
 from index.query import Query, key_weights, question_script
@@ -260,13 +260,17 @@ class _Candidate:
     cov: float
     dense: float
     kind: float
+    read: float = 0.0  # the reader's score (a logit; see index/reader.py)
     score: float = 0.0
+
+
+Read = Callable[[str, list[str]], np.ndarray]
 
 
 def _candidates(query: Query, citations: list[Citation], sentence_vectors: dict[int, list[tuple[int, int, Any]]],
                 query_vector: np.ndarray, encode: Callable[[list[str]], np.ndarray],
-                kind: re.Pattern[str] | None) -> list[_Candidate]:
-    """Every sentence of the top passages, with its coverage, similarity and answer-kind evidence."""
+                kind: re.Pattern[str] | None, read: Read | None = None) -> list[_Candidate]:
+    """Every sentence of the top passages, with its coverage, similarity, answer-kind evidence and reader score."""
     cands: list[_Candidate] = []
     missing: list[_Candidate] = []
     seen: set[tuple[str, int]] = set()  # a sentence two overlapping passages share is one candidate, of the better
@@ -287,6 +291,9 @@ def _candidates(query: Query, citations: list[Citation], sentence_vectors: dict[
     if missing:  # an index built before sentence vectors were stored
         for cand, d in zip(missing, encode([m.text for m in missing]) @ query_vector):
             cand.dense = float(d)
+    if cands:
+        for cand, r in zip(cands, (read or reader.bundled().score)(query.text, [c.text for c in cands])):
+            cand.read = float(r)
     return cands
 
 
@@ -298,9 +305,11 @@ def compose(
     sentence_vectors: dict[int, list[tuple[int, int, Any]]] | None = None,
     model: str = "",
     min_confidence: float | None = None,
+    read: Read | None = None,
 ) -> Answer:
     """The answer to ``query`` from ``hits`` (best first); citations are numbered in the order the
-    answer cites them, and a question nothing answers cites nothing."""
+    answer cites them, and a question nothing answers cites nothing. ``read`` scores candidate
+    sentences (default: the shipped reader)."""
     question = query.text
     ranked = list(dict.fromkeys(h.article_id for h in hits))
     citations = [Citation(n=i + 1, article_id=h.article_id, title=h.title, source=h.source,
@@ -317,7 +326,7 @@ def compose(
         return Answer(question, False, f"None of the articles that match this question mention {named}. "
                                        "Try another date, or ask without one.", [], ranked=ranked)
     kind = expected_kind(question)
-    cands = _candidates(query, citations, sentence_vectors or {}, query_vector, encode, kind)
+    cands = _candidates(query, citations, sentence_vectors or {}, query_vector, encode, kind, read)
     if not cands:
         return Answer(question, False, NOT_FOUND, [], ranked=ranked)
     passage_cov = [coverage(query, c.text, c.article_dated) for c in citations[:SENTENCE_PASSAGES]]
@@ -336,7 +345,7 @@ def compose(
         cov=max(c.cov for c in cands), passage_cov=max(passage_cov), dense=max(c.dense for c in cands),
         best_dense=best.dense, kind=best.kind, matched=query.matched_share, asked_kind=kind is not None,
         cross_lingual=question_script(question) != question_script(best.text), p_best=best.score,
-        p_second=cands[1].score if len(cands) > 1 else 0.0)
+        p_second=cands[1].score if len(cands) > 1 else 0.0, read_best=best.read)
     confidence = calibration.confidence(model, features)
     # The day is all that was asked, so a sentence stating it, or the lead of an article of that day, answers it
     # (the confidence model, fitted on questions with words to match, sees only a weak similarity).
@@ -398,8 +407,12 @@ def sentence_features(query: Query, cands: list[_Candidate], passage_cov: list[f
     question word (the article's topic words are in every sentence and tell none apart), the
     share of the question's word pairs that stand together in the sentence, the coverage of the
     sentences around it (an answer often follows the sentence that repeats the question), and
-    its length and place in the passage."""
+    its length and place in the passage; and the reader's verdict, as its share of the candidates
+    (a softmax of its scores) and as the distance to the best one."""
     top = max(c.dense for c in cands)
+    best_read = max(c.read for c in cands)
+    read_share = np.exp(np.array([c.read for c in cands]) - best_read)
+    read_share /= read_share.sum()
     low = min(c.dense for c in cands)
     span = (top - low) or 1.0
     asked = text_keys(query.text)
@@ -451,6 +464,7 @@ def sentence_features(query: Query, cands: list[_Candidate], passage_cov: list[f
             "sdate": float(bool(stated[i] & query.date_tokens)),
             "coref": inherited / total,
             "head": float(bool(head and head & set().union(*word_keys_of[i]))) if word_keys_of[i] else 0.0,
+            "reader": float(read_share[i]), "rgap": c.read - best_read,
         })
     return out
 

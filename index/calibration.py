@@ -17,11 +17,11 @@ from importlib import resources
 from typing import Any
 
 FEATURES = ("cov", "passage_cov", "dense", "best_dense", "kind", "matched", "asked_kind", "cross_lingual",
-            "p_best", "p_second")
+            "p_best", "p_second", "read_best")
 # The sentence model: the chance that one candidate sentence holds the answer (scripts/fit_sentences.py).
 SENTENCE_FEATURES = ("cov", "pcov", "dnorm", "dgap", "rank", "kind", "askedkind", "novel", "pronoun", "date",
                      "matched", "lcov", "lnorm", "cnorm", "pairs", "prevcov", "nextcov", "length", "first", "sdate",
-                     "coref", "head")
+                     "coref", "head", "reader", "rgap")
 _SENTENCE_DEFAULT = {"bias": -6.48, "weights": {"cov": 3.0, "pcov": -1.28, "dnorm": 4.0, "dgap": 1.8, "rank": 2.5,
                                                 "kind": 1.38, "askedkind": -1.08}}
 DENSE_FEATURES = ("dense", "best_dense")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from index import answer as answer_mod
-from index import layout, store, vectors
+from index import layout, reader, store, vectors
 from index.answer import Answer
 from index.embedding import Embedder
 from index.errors import BadQuestion, IndexBusy, IndexDamaged, IndexMismatch, IndexMissing
@@ -165,6 +165,7 @@ class Engine:
         # None: the calibrated threshold of the index's model; 0.0 answers everything (calibration runs).
         self.min_confidence = min_confidence
         self.embedder = embedder
+        self.reader = reader.bundled()  # loaded now, so the first question does not wait for it
         self.max_question_chars = max_question_chars
         self.reload_seconds = reload_seconds
         self._lock = threading.Lock()
@@ -290,7 +291,8 @@ class Engine:
         hits = hybrid_search(db, snap.index, qvec, query, k, keyword=keyword.result)
         sentences = store.sentences_of(db, [h.passage_id for h in hits[: answer_mod.SENTENCE_PASSAGES]])
         result = answer_mod.compose(query, hits, qvec, self.embedder.encode_documents, sentences,
-                                    model=str(snap.meta.get("model", "")), min_confidence=self.min_confidence)
+                                    model=str(snap.meta.get("model", "")), min_confidence=self.min_confidence,
+                                    read=self.reader.score)
         result.question = normalise_question(question)
         result.resolved = resolved
         result.corrections = [c.to_dict() for c in query.corrections]

@@ -6,7 +6,8 @@ over the English ones (--ru-questions). For every question whose answer occurs i
 a candidate sentence, each candidate is a row labelled by whether it holds the gold answer;
 a logistic model is fitted on the questions of even-numbered paragraphs and its top-1 accuracy
 reported on the odd ones, then refitted on all and written to index/calibration.json under
-"sentence". Run scripts/calibrate.py after it: the answer confidence reads these chances.
+"sentence" (the default model's fit also under "*", for models without a fit of their own).
+Run scripts/calibrate.py after it: the answer confidence reads these chances.
 
     python scripts/fit_sentences.py --model multilingual-e5-small --write
 """
@@ -29,7 +30,7 @@ import numpy as np  # noqa: E402
 
 from calibrate import RU, RU_QUESTIONS, XQUAD, _engine  # noqa: E402
 from index import answer, calibration, search, store  # noqa: E402
-from index.embedding import canonical_name, load_embedder  # noqa: E402
+from index.embedding import E5, canonical_name, load_embedder  # noqa: E402
 from index.evaluate import _norm, load_squad  # noqa: E402
 from index.query import analyse  # noqa: E402
 
@@ -106,7 +107,8 @@ def main() -> None:
         path = ROOT / "index" / "calibration.json"
         table = json.loads(path.read_text()) if path.exists() else {}
         table.setdefault("sentence", {})[model] = final
-        table["sentence"].setdefault("*", final)
+        if model == E5 or "*" not in table["sentence"]:  # any other model reads the default model's fit
+            table["sentence"]["*"] = final
         path.write_text(json.dumps(table, indent=1) + "\n")
         print(f"wrote {path}", file=sys.stderr)
 

@@ -21,6 +21,13 @@ _LEAD = re.compile(r"^\s*(and|also|what about|how about|and what about|а|и|а 
 _WH = re.compile(r"^\s*(who|whom|whose|what|which|when|where|why|how|кто|кого|кому|что|чем|какой|какая|какое|какие|"
                  r"когда|где|куда|откуда|почему|зачем|как|сколько|чей|чья|чьи)\b", re.I)
 _WORD = re.compile(r"\w+", re.U)
+# "How many Russians ...", "Сколько россиян ...": the word asked about, which an "And X?" follow-up swaps out.
+_ASKED = re.compile(r"\b(how many|how much|which|сколько|какой|какая|какое|какие|каких|какого|какую|какому|каким)\s+"
+                    r"(\w+)", re.I)
+_PREPOSITIONS = {"in", "on", "at", "from", "to", "into", "near", "during", "after", "before", "since", "for", "with",
+                 "about", "against", "в", "во", "на", "из", "с", "со", "к", "ко", "у", "под", "над", "после", "до",
+                 "против", "для", "о", "об", "при", "около"}
+_ARTICLES = re.compile(r"^(the|a|an)\s+", re.I)
 
 
 def _content(text: str) -> list[str]:
@@ -55,6 +62,34 @@ def _replace_dates(previous: str, dates_text: list[str]) -> str | None:
     return out
 
 
+def _replace_phrase(previous: str, fragment: str, dates: list[str]) -> str | None:
+    """The previous question with the part ``fragment`` stands in for swapped out, or None when no part matches.
+
+    "And in Nalchik?" after "Who was detained in Moscow in October?" replaces the phrase after the same
+    preposition that is not a date ("in Moscow"); "And citizens of Central Asian countries?" after "How many
+    Russians ...?" replaces the word the question asks about ("Russians").
+    """
+    words = fragment.split()
+    if not words:
+        return None
+    lead = words[0].lower()
+    if lead in _PREPOSITIONS and len(words) > 1:
+        date_spans = [(d.start, d.end) for d in find_dates(previous)]
+        for m in re.finditer(rf"\b{re.escape(words[0])}\s+((?:[\w'-]+\s*?)+?)(?=\s*(?:[,?!.;]|$|\b(?:{'|'.join(_PREPOSITIONS)})\b))",
+                             previous, re.I):
+            if any(s <= m.start(1) < e for s, e in date_spans) or dates:
+                continue
+            return f"{previous[: m.start()]}{fragment}{previous[m.end():]}".rstrip("?!. ") + "?"
+        return None
+    if lead in _PREPOSITIONS:
+        return None
+    asked = _ASKED.search(previous)
+    if asked and asked.group(2).lower() not in STOPWORDS:
+        noun = _ARTICLES.sub("", fragment)
+        return f"{previous[: asked.start(2)]}{noun}{previous[asked.end(2):]}".rstrip("?!. ") + "?"
+    return None
+
+
 def resolve_followup(question: str, previous: str) -> str | None:
     """The follow-up rewritten to stand alone, or None when ``question`` already does."""
     if not previous or not is_followup(question):
@@ -67,6 +102,8 @@ def resolve_followup(question: str, previous: str) -> str | None:
         # or with this added.
         rest = [w for w in _content(fragment) if not any(w in d for d in dates)]
         replaced = _replace_dates(previous, dates) if dates and not rest else None
+        if not replaced and rest:
+            replaced = _replace_phrase(previous, fragment, dates)
         if replaced:
             return replaced
         return f"{previous.rstrip('?!. ')} {fragment}?"

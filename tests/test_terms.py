@@ -101,6 +101,16 @@ def test_analyse_weights_and_corrections():
     ("Who heads the FSB?", "Who is Roman Zabolotny?", None),
     ("Why?", "What did Turkey shoot down?", "Why (Turkey shoot)?"),
     ("Когда?", "Кто сбил российский самолёт?", "Когда (сбил российский самолёт)?"),
+    # "And X?" swaps X for the part of the previous question it stands for, else adds it.
+    ("And in Nalchik?", "Who was detained in Moscow in October?", "Who was detained in Nalchik in October?"),
+    ("А в Нальчике?", "Кого задержали в Москве в октябре?", "Кого задержали в Нальчике в октябре?"),
+    ("And citizens of Central Asian countries?", "How many Russians take part in IS activities?",
+     "How many citizens of Central Asian countries take part in IS activities?"),
+    ("А граждан Средней Азии?", "Сколько россиян воюет за ИГ?", "Сколько граждан Средней Азии воюет за ИГ?"),
+    ("And the newspaper?", "Which agency released the video?", "Which newspaper released the video?"),
+    ("And in 2014?", "How many were detained in 2015?", "How many were detained in 2014?"),
+    ("And in Nalchik?", "Who was detained in October?", "Who was detained in October in Nalchik?"),
+    ("And Peskov?", "What did Putin say about the plane?", "What did Putin say about the plane Peskov?"),
 ])
 def test_follow_ups_are_resolved_against_the_previous_question(question, previous, expected):
     assert resolve_followup(question, previous) == expected

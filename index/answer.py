@@ -32,6 +32,9 @@ SENTENCE_PASSAGES = 3
 # chance, and the second with at least SECOND_MIN_P (chances from the sentence model, see calibration.py).
 SECOND_BELOW = 0.7
 SECOND_MIN_P = 0.1
+# ... or when the next one is about as likely as the first (at least this share of its chance): the question
+# has more than one answer ("Who was detained in Moscow in October?" -- two groups, on 11 and 19 October).
+SECOND_TIED = 0.9
 # A "who" question's sentence holding a single capitalised word ("Newton"), not a full name, gets this share
 # of the answer-kind bonus.
 PARTIAL_NAME = 0.6
@@ -359,8 +362,8 @@ def compose(
     second = second or _second(best, cands, SECOND_MAX_CHARS)
     if second is not None:
         picked.append(_owner(citations, [best.ci], second.ci, second.start, second.end))
-        if picked[0][0] == picked[1][0]:
-            picked.sort(key=lambda p: p[1])  # same passage: reading order
+        if citations[picked[0][0]].article_id == citations[picked[1][0]].article_id:
+            picked.sort(key=lambda p: citations[p[0]].start + p[1])  # same article: reading order
     result = _render(question, citations, picked, clipped, confidence, ranked)
     result.features = features
     return result
@@ -388,11 +391,11 @@ def _antecedent(best: _Candidate, cands: list[_Candidate], room: int) -> _Candid
 
 def _second(best: _Candidate, cands: list[_Candidate], room: int) -> _Candidate | None:
     """A second sentence only when the first may well not hold the answer (its estimated chance is
-    below ``SECOND_BELOW``) and the next most likely one might (at least ``SECOND_MIN_P``)."""
-    if best.score >= SECOND_BELOW:
-        return None
+    below ``SECOND_BELOW``) and the next most likely one might (at least ``SECOND_MIN_P``), or when
+    the next one is about as likely as the first (``SECOND_TIED``): then both answer."""
+    floor = SECOND_MIN_P if best.score < SECOND_BELOW else SECOND_TIED * best.score
     for c in cands[1:]:
-        if c.score < SECOND_MIN_P:
+        if c.score < floor:
             return None
         if c.end - c.start <= room and c.text.strip() != best.text.strip():
             return c

@@ -33,6 +33,13 @@ def test_moscow_question_quotes_the_detained_supporters(corpus_engine):
     _check_quotes(result)
 
 
+def test_a_question_with_two_answers_quotes_both_in_reading_order(corpus_engine):
+    """Two detentions in Moscow in October (11 and 19 October) answer the question about equally well."""
+    result = corpus_engine.ask(MOSCOW_Q)
+    assert result.answer.index("12 citizens of Russia") < result.answer.index("22 participants")
+    assert [c.n for c in result.citations if c.cited] == [1, 2]
+
+
 @pytest.mark.parametrize("question", [
     "What is the capital of Australia?",
     "Who won the 2018 football World Cup?",

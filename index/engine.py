@@ -301,8 +301,10 @@ class Engine:
             result.answer = ("This question is too vague to look up: add a name, place, event or topic, "
                              "for example 'Who was detained in Moscow in October?'")
         elif not result.found and not query.matched_share and not query.corrections:
+            # A Russian question over English articles lands here too: it was searched by meaning alone.
             result.answer = ("None of the words in this question occur in the indexed articles, and nothing "
-                             "close in meaning was found. Try other words.")
+                             "close in meaning answered it with confidence. Try other words, or the language "
+                             "the articles are written in.")
         return result
 
     @_on_current_snapshot

@@ -151,6 +151,13 @@ def test_a_question_with_nothing_to_look_up_asks_for_specifics(corpus_engine):
     assert not result.found and "too vague" in result.answer
 
 
+def test_a_question_none_of_whose_words_occur_suggests_the_articles_language(corpus_engine):
+    """A Russian question about something the English articles never mention: nothing matches by word or meaning."""
+    result = corpus_engine.ask("Как зовут президента Франции?")
+    assert not result.found and not [c for c in result.citations if c.cited]
+    assert "None of the words" in result.answer and "language the articles are written in" in result.answer
+
+
 def test_expected_answer_kind_from_the_question_word():
     from index.answer import expected_kind, kind_bonus
 

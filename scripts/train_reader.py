@@ -206,8 +206,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="train on the first N questions only (a quick check)")
-    ap.add_argument("--write", action="store_true", help="write index/reader.npz")
-    ap.add_argument("--out", type=Path, default=ROOT / "index" / reader.WEIGHTS)
+    ap.add_argument("--write", action="store_true", help="write the weights (to --out)")
+    ap.add_argument("--out", type=Path, default=ROOT / "index" / reader.WEIGHTS, help="default: index/reader.npz")
     args = ap.parse_args()
 
     import torch

@@ -411,11 +411,16 @@ def sentence_features(query: Query, cands: list[_Candidate], passage_cov: list[f
     share of the question's word pairs that stand together in the sentence, the coverage of the
     sentences around it (an answer often follows the sentence that repeats the question), and
     its length and place in the passage; and the reader's verdict, as its share of the candidates
-    (a softmax of its scores) and as the distance to the best one."""
+    in the question's script (a softmax of its scores) and as the distance to the best of them."""
     top = max(c.dense for c in cands)
-    best_read = max(c.read for c in cands)
-    read_share = np.exp(np.array([c.read for c in cands]) - best_read)
-    read_share /= read_share.sum()
+    # The reader reads words against words, so only a sentence in the question's script gets its verdict
+    # (over a Russian question and English sentences its scores are noise); the others get 0.
+    script = question_script(query.text)
+    readable = np.array([question_script(c.text) == script for c in cands])
+    reads = np.array([c.read for c in cands])
+    best_read = reads[readable].max() if readable.any() else 0.0
+    read_share = np.where(readable, np.exp(np.minimum(reads - best_read, 0.0)), 0.0)
+    read_share /= read_share.sum() or 1.0
     low = min(c.dense for c in cands)
     span = (top - low) or 1.0
     asked = text_keys(query.text)
@@ -467,7 +472,7 @@ def sentence_features(query: Query, cands: list[_Candidate], passage_cov: list[f
             "sdate": float(bool(stated[i] & query.date_tokens)),
             "coref": inherited / total,
             "head": float(bool(head and head & set().union(*word_keys_of[i]))) if word_keys_of[i] else 0.0,
-            "reader": float(read_share[i]), "rgap": c.read - best_read,
+            "reader": float(read_share[i]), "rgap": float(c.read - best_read) if readable[i] else 0.0,
         })
     return out
 

@@ -2,8 +2,9 @@
 
 Coverage and embedding similarity say whether a sentence is about the question; they cannot tell
 the sentence that restates the question from the one that answers it. The reader compares the
-two word by word: each sentence word attends to the question's words, a convolution reads its
-neighbours ("the answer sits next to the matched words"), and an answer-slot head asks whether
+two word by word: each sentence word attends to the question's words, a convolution and (in the
+shipped weights) a bidirectional GRU read its neighbours ("the answer sits next to the matched
+words"), and an answer-slot head asks whether
 the sentence holds a word of the kind the question asks for. Its score is one more feature of
 the sentence model (``index/answer.py``); it never decides alone.
 

@@ -7,6 +7,7 @@ the best sentence covers too little of the question, the answer abstains instead
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -14,13 +15,16 @@ from typing import Any, Callable
 
 import numpy as np
 
+from index import bridge as bridge_mod
 from index import calibration, reader
 from index.chunking import split_sentences
 from index.dates import find_dates
-from index.query import Query, key_weights, question_script
+from index.query import Query, UnknownName, key_weights, question_script
 from index.search import Hit
-from index.terms import date_tokens, stem, text_keys, word_keys, words
+from index.terms import NOT_PERSON, PERSON as _PERSON, QueryTerm, date_tokens, fold, persons, stem, text_keys, word_keys, words
 from index.text import STOPWORDS
+
+log = logging.getLogger(__name__)
 
 # The first quoted sentence is cut to at most this many characters; a second one, quoted as a hedge or
 # to say who "he" is, must fit in SECOND_MAX_CHARS of its own (a long first sentence no longer leaves
@@ -118,15 +122,18 @@ class Answer:
         return out
 
 
-def coverage(query: Query, sentence: str, article_dated: bool = False) -> float:
+def coverage(query: Query, sentence: str, article_dated: bool = False, via: dict[QueryTerm, float] | None = None
+             ) -> float:
     """Share of the question's IDF weight whose words (any of their keys) or dates occur in ``sentence``;
-    a date the article itself carries (``article_dated``) counts for every sentence of it."""
+    a date the article itself carries (``article_dated``) counts for every sentence of it, and a word
+    held in translation (``via``: how surely, see index/bridge.py) counts that much."""
     total = sum(query.weights.values())
     if total <= 0:
         return 0.0
     have = text_keys(sentence) | _stated_dates(query, sentence)
-    return sum(w for t, w in query.weights.items()
-               if have.intersection(t.keys) or (t.is_date and article_dated)) / total
+    via = via or {}
+    return sum(w * (1.0 if have.intersection(t.keys) or (t.is_date and article_dated) else via.get(t, 0.0))
+               for t, w in query.weights.items()) / total
 
 
 def clip(text: str, start: int, end: int, focus: dict[str, float] | set[str],
@@ -207,8 +214,12 @@ _HOW_MANY = re.compile(r"\s*(how (many|much|long|old|far|large|big|tall|high)|wh
 _WHO = re.compile(r"\s*(who|whom|whose|кто|кого|кому|кем|чей|чья|чьи|как зовут|как звали)(?!\w)")
 _WHERE = re.compile(r"\s*(where|which (company|team|country|city|agency|organi[sz]ation|region|village|town)|"
                     r"где|куда|откуда|какая организация|какой город|какая страна|в какой стране|в каком городе)(?!\w)")
-# A person: two or more capitalised words in a row ("Alexander Bortnikov", "Роман Заболотный").
-_PERSON = re.compile(r"\b[A-ZА-ЯЁ][a-zа-яё'’]+(?:[\s-][A-ZА-ЯЁ][a-zа-яё'’]+)+")
+_NUMBER_VALUES = {w: v for v, forms in {
+    1: "one один одна одно одного одной одним одному", 2: "two два две двух двум двумя двое двоих",
+    3: "three три трех трёх трем трём тремя трое троих", 4: "four четыре четырех четырёх четырем четырём "
+    "четырьмя четверо", 5: "five пять пяти пятью пятеро", 6: "six шесть шести шестью", 7: "seven семь семи",
+    8: "eight восемь восьми", 9: "nine девять девяти", 10: "ten десять десяти", 12: "twelve двенадцать",
+    20: "twenty двадцать", 100: "hundred сто", 1000: "thousand тысяча тысячи"}.items() for w in forms.split()}
 # A sentence that speaks of someone named before it without naming them ("He spent three months in custody").
 _PERSONAL = re.compile(r"(?<!\w)(he|she|him|his|her|hers|they|them|their|он|она|они|его|её|ее|ему|ей|им|их|него|неё|нее|"
                        r"нему|ней|них|ним|ними|нею)(?!\w)", re.I)
@@ -235,21 +246,37 @@ def expected_kind(question: str) -> re.Pattern[str] | None:
     return None
 
 
+def number_values(text: str) -> set[float]:
+    """The numbers ``text`` states, in digits or words of either language ("two", "двумя", "2")."""
+    out = {_NUMBER_VALUES[w] for w in map(fold, words(text)) if w in _NUMBER_VALUES}
+    for m in re.finditer(r"\d+(?:[.,]\d+)?", text):
+        try:
+            out.add(float(m.group(0).replace(",", ".")))
+        except ValueError:
+            pass
+    return {float(v) for v in out}
+
+
 def kind_bonus(kind: re.Pattern[str] | None, sentence: str, question: str) -> float:
     """1.0 when the sentence holds something of the expected kind that the question does not."""
     if kind is None:
         return 0.0
     q = question.lower()
     asked = text_keys(question)
+    asked_numbers = number_values(question)
     patterns = [(kind, 1.0)] + ([(_NAME, PARTIAL_NAME)] if kind is _PERSON else []) + (
         [(_NUMBER, PARTIAL_NAME)] if kind is _MEASURE else [])
     for pattern, value in patterns:
-        for m in pattern.finditer(sentence):
-            found = m.group(0).lower()
-            if found in q:
+        found_all = persons(sentence) if pattern is _PERSON else [m.group(0) for m in pattern.finditer(sentence)]
+        for found in found_all:
+            if found.lower() in q:
                 continue
-            if pattern in (_NAME, _PERSON) and text_keys(m.group(0)) <= asked:
+            if pattern in (_NAME, _PERSON) and text_keys(found) <= asked:
                 continue  # the question's own name, in another case or spelling
+            if kind is _PERSON and all(fold(w) in NOT_PERSON for w in words(found)):
+                continue  # "Who ...?" is not answered by "Wednesday" or "Kremlin"
+            if pattern in (_NUMBER, _MEASURE) and number_values(found) and number_values(found) <= asked_numbers:
+                continue  # a number the question gives ("the two Russians", "с двумя пленными")
             return value
     return 0.0
 
@@ -265,15 +292,20 @@ class _Candidate:
     kind: float
     read: float = 0.0  # the reader's score (a logit; see index/reader.py)
     score: float = 0.0
+    via: dict[QueryTerm, float] = field(default_factory=dict)  # question words it holds in translation
 
 
 Read = Callable[[str, list[str]], np.ndarray]
+Bridge = Callable[[list[QueryTerm], list[str]], list[dict[QueryTerm, float]]]
 
 
 def _candidates(query: Query, citations: list[Citation], sentence_vectors: dict[int, list[tuple[int, int, Any]]],
                 query_vector: np.ndarray, encode: Callable[[list[str]], np.ndarray],
-                kind: re.Pattern[str] | None, read: Read | None = None) -> list[_Candidate]:
-    """Every sentence of the top passages, with its coverage, similarity, answer-kind evidence and reader score."""
+                kind: re.Pattern[str] | None, read: Read | None = None, bridge: Bridge | None = None
+                ) -> list[_Candidate]:
+    """Every sentence of the top passages, with its coverage (in translation too, when it is in another
+    script than the question: ``bridge``, default the bundled one), similarity, answer-kind evidence and
+    reader score."""
     cands: list[_Candidate] = []
     missing: list[_Candidate] = []
     seen: set[tuple[str, int]] = set()  # a sentence two overlapping passages share is one candidate, of the better
@@ -297,6 +329,16 @@ def _candidates(query: Query, citations: list[Citation], sentence_vectors: dict[
     if cands:
         for cand, r in zip(cands, (read or reader.bundled().score)(query.text, [c.text for c in cands])):
             cand.read = float(r)
+        other = [c for c in cands if question_script(c.text) != query.script]
+        try:
+            held = (bridge or bridge_mod.bundled().held)(list(query.weights), [c.text for c in other]) if other else []
+        except Exception:  # noqa: BLE001 -- an answer without translated matches beats no answer
+            log.exception("cross-language word matching failed; answering without it")
+            held = []
+        for cand, via in zip(other, held):
+            cand.via = via
+            if via:
+                cand.cov = coverage(query, cand.text, citations[cand.ci].article_dated, via)
     return cands
 
 
@@ -309,6 +351,7 @@ def compose(
     model: str = "",
     min_confidence: float | None = None,
     read: Read | None = None,
+    bridge: Bridge | None = None,
 ) -> Answer:
     """The answer to ``query`` from ``hits`` (best first); citations are numbered in the order the
     answer cites them, and a question nothing answers cites nothing. ``read`` scores candidate
@@ -323,16 +366,18 @@ def compose(
                           article_dated=h.article_date_match) for i, h in enumerate(hits)]
     if not hits or not query.weights:
         return Answer(question, False, NOT_FOUND, [], ranked=ranked)
+    if unknown_people(query):  # another person with a name in common is not who was asked about
+        return Answer(question, False, unknown_names_message(unknown_people(query)), [], ranked=ranked)
     days = [d for d in query.dates if d.date.day]
     if days and not any(h.date_match for h in hits[:SENTENCE_PASSAGES]):
         named = ", ".join(d.label() for d in days)
         return Answer(question, False, f"None of the articles that match this question mention {named}. "
                                        "Try another date, or ask without one.", [], ranked=ranked)
     kind = expected_kind(question)
-    cands = _candidates(query, citations, sentence_vectors or {}, query_vector, encode, kind, read)
+    cands = _candidates(query, citations, sentence_vectors or {}, query_vector, encode, kind, read, bridge)
     if not cands:
         return Answer(question, False, NOT_FOUND, [], ranked=ranked)
-    passage_cov = [coverage(query, c.text, c.article_dated) for c in citations[:SENTENCE_PASSAGES]]
+    passage_cov = passage_coverage(query, citations, cands)
     rows = sentence_features(query, cands, passage_cov, hits, kind)
     entry = calibration.sentence_entry(model)
     for c, x in zip(cands, rows):
@@ -367,6 +412,31 @@ def compose(
     result = _render(question, citations, picked, clipped, confidence, ranked)
     result.features = features
     return result
+
+
+def unknown_people(query: Query) -> list[UnknownName]:
+    """The people the question names that the articles surely do not (they name others with a word in common)."""
+    return [u for u in query.unknown_names if u.others]
+
+
+def unknown_names_message(unknown: list[UnknownName]) -> str:
+    """Why a question about someone the articles never name is not answered, and whom they do name."""
+    said = "; ".join(f"{u.name} (they name {', '.join(u.others[:3])})" for u in unknown)
+    return (f"The indexed articles do not mention {said}, so they cannot say who this is or what they did. "
+            "Check the spelling, or ask about someone the articles cover.")
+
+
+def passage_coverage(query: Query, citations: list[Citation], cands: list[_Candidate]) -> list[float]:
+    """The coverage of each of the top passages, counting the words its sentences hold in translation."""
+    out = []
+    for ci, c in enumerate(citations[:SENTENCE_PASSAGES]):
+        via: dict[QueryTerm, float] = {}
+        for cand in cands:
+            if cand.ci == ci:
+                for t, v in cand.via.items():
+                    via[t] = max(via.get(t, 0.0), v)
+        out.append(coverage(query, c.text, c.article_dated, via))
+    return out
 
 
 def _day_sentence(query: Query, cands: list[_Candidate], citations: list[Citation]) -> _Candidate | None:
@@ -431,11 +501,11 @@ def sentence_features(query: Query, cands: list[_Candidate], passage_cov: list[f
     holds = []  # per sentence, per question term: does the sentence hold it (as coverage() counts)
     for c, keys, dates in zip(cands, word_keys_of, stated):
         have = set(dates).union(*keys)
-        holds.append([bool(tk & have) or (t.is_date and hits[c.ci].article_date_match)
+        holds.append([1.0 if tk & have or (t.is_date and hits[c.ci].article_date_match) else c.via.get(t, 0.0)
                       for t, tk in zip(terms, term_keys)])
     local = [query.weights[t] * math.log((len(cands) + 1) / (sum(h[j] for h in holds) + 0.5))
              for j, t in enumerate(terms)]
-    local_cov = [sum(w for w, h in zip(local, hh) if h) / (sum(local) or 1.0) for hh in holds]
+    local_cov = [sum(w * h for w, h in zip(local, hh)) / (sum(local) or 1.0) for hh in holds]
     best_cov = max(c.cov for c in cands) or 1.0
     best_local = max(local_cov) or 1.0
     pairs = _question_pairs(query, term_keys)

@@ -130,6 +130,10 @@ def open_engine(settings: "Settings", build_if_missing: bool = True, refresh: bo
     embedder = _embedder(settings)
     if warm and hasattr(embedder, "preload"):
         embedder.preload()  # the model's import overlaps with checking the corpus
+    if warm:
+        from index import bridge
+
+        bridge.bundled().preload()  # for questions in another language than the articles
     if refresh or (build_if_missing and layout.current_build(settings.data_dir) is None):
         if not settings.corpus_dir.is_dir():
             raise NewsQAError(f"corpus folder {settings.corpus_dir} does not exist; set NEWSQA_CORPUS_DIR")

@@ -28,9 +28,9 @@ from index.answer import Answer
 from index.embedding import Embedder
 from index.errors import BadQuestion, IndexBusy, IndexDamaged, IndexMismatch, IndexMissing
 from index.followup import resolve_followup
-from index.query import Query, analyse, cased_form, lower_case_rare_words, surface_form
+from index.query import Query, analyse, cased_form, lower_case_rare_words, namesakes, surface_form
 from index.search import Hit, depth_for, hybrid_search, keyword_candidates
-from index.terms import script
+from index.terms import script, word_keys
 from index.text import normalise_question
 
 log = logging.getLogger(__name__)
@@ -248,6 +248,7 @@ class Engine:
                              "where passages_fts match ? limit 1", ['"' + c.key + '"']).fetchone()
             c.shown = surface_form(c.key, [row[0]] if row else [])
         self._restore_case(db, query, snap.passage_count)
+        self._check_unknown_names(db, query)
         keyword = self._keyword_pool.submit(snap.read, keyword_candidates, query, depth, snap.passage_count)
         try:
             qvec = self.embedder.encode_queries([query.dense_text()])[0]
@@ -255,6 +256,17 @@ class Engine:
             keyword.cancel()
             raise
         return query, snap, qvec, resolved, keyword
+
+    @staticmethod
+    def _check_unknown_names(db: Any, query: Query) -> None:
+        """Keep an unknown name only when the articles name someone else with a word of it ("Magomed
+        Khasayev" for "Magomed Petrov"), and say whom; a name they give only in part is not unknown."""
+        for unknown in query.unknown_names:
+            keys = [k for w in unknown.name.split() if w not in unknown.lacking for k in word_keys(w)]
+            texts = [r[0] for r in db.execute(
+                "select p.text from passages_fts f join passages p on p.id = f.rowid where passages_fts match ? limit 20",
+                [" OR ".join('"' + k.replace('"', '""') + '"' for k in keys)])] if keys else []
+            unknown.others = namesakes(unknown.name, texts, unknown.lacking)
 
     @staticmethod
     def _restore_case(db: Any, query: Query, passages: int) -> None:
@@ -300,7 +312,7 @@ class Engine:
         if not query.terms:
             result.answer = ("This question is too vague to look up: add a name, place, event or topic, "
                              "for example 'Who was detained in Moscow in October?'")
-        elif not result.found and not query.matched_share and not query.corrections:
+        elif not result.found and not query.matched_share and not query.corrections and not answer_mod.unknown_people(query):
             # A Russian question over English articles lands here too: it was searched by meaning alone.
             result.answer = ("None of the words in this question occur in the indexed articles, and nothing "
                              "close in meaning answered it with confidence. Try other words, or the language "

@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from index.dates import DateMention, find_dates
-from index.terms import QueryTerm, date_query_tokens, fold, script, word_keys, words
+from index.terms import QueryTerm, date_query_tokens, fold, persons, script, synonym_keys, word_keys, words
 from index.text import STOPWORDS
 
 # Words the index does not hold are corrected to an index word this close (edit distance).
 MAX_EDITS_SHORT = 1      # words of up to 6 letters
 MAX_EDITS_LONG = 2
 MIN_CORRECTABLE = 4      # shorter words are never corrected
+# A question's unknown name word this alike (rapidfuzz ratio, 0-100) to a word of a name the articles give is
+# another spelling of it ("Ezzor"/"Zor" 75, "Petrov"/"Pegov" 73), not another person ("Petrov"/"Khasayev" 29).
+SAME_NAME_RATIO = 60
 # A lower-case question word is looked up for its capitalised form when at most this share of passages hold it.
 RARE_SHARE = 0.02
 # Words that only frame a question ("what happened on...", "which arrests took place...").
@@ -46,6 +49,17 @@ class Correction:
 
 
 @dataclass
+class UnknownName:
+    """A person's name in a question with words the index does not hold, and the people the articles do
+    name with its other words (``others``, filled in from the passages: only then is the name surely not
+    in the articles)."""
+
+    name: str
+    lacking: list[str]
+    others: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Query:
     """A question ready to search: terms with their IDF weights, dates, corrections."""
 
@@ -61,6 +75,9 @@ class Query:
     script: str = "latin"
     # Passages holding each key of the terms (read once, when the question is analysed).
     frequencies: dict[str, int] = field(default_factory=dict)
+    # Names of people the question asks about that the index does not hold, even corrected ("Magomed
+    # Petrov" where the articles know only Magomed Khasayev).
+    unknown_names: list[UnknownName] = field(default_factory=list)
 
     @property
     def date_tokens(self) -> set[str]:
@@ -75,6 +92,27 @@ class Query:
         for typed, cased in self.cased.items():
             text = re.sub(rf"(?<!\w){re.escape(typed)}(?!\w)", cased, text)
         return text
+
+
+def namesakes(name: str, texts: list[str], lacking: list[str] | None = None) -> list[str]:
+    """The names in ``texts`` that share a word with ``name`` and differ from it in another: the people the
+    articles do name where a question asks about ``name`` ("Magomed Khasayev" for "Magomed Petrov"). A name
+    the articles give only in part ("Twigg" for "Graham Twigg") has none, nor one whose other word is spelt
+    like a ``lacking`` word of the question ("Deir Az Zor" for "Deir Ezzor": another spelling of one name)."""
+    from rapidfuzz import fuzz
+
+    own = [set(word_keys(w)) for w in name.split()]
+    missing = [fold(w) for w in (lacking or [])]
+    out: list[str] = []
+    for text in texts:
+        for other in persons(text):
+            keys = [set(word_keys(w)) for w in other.split()]
+            shared = any(k & o for k in keys for o in own)
+            foreign = [w for w, k in zip(other.split(), keys) if not any(k & o for o in own)]
+            variant = any(fuzz.ratio(fold(f), m) >= SAME_NAME_RATIO for f in foreign for m in missing)
+            if shared and foreign and not variant and other not in out:
+                out.append(other)
+    return out
 
 
 def transliterate(word: str) -> str:
@@ -111,7 +149,7 @@ def parse_terms(text: str) -> tuple[list[QueryTerm], list[DateMention]]:
         base = re.sub(r"['’]s$", "", low)
         if low in STOPWORDS or base in STOPWORDS or base in QUESTION_FILLER or (len(low) < 2 and not low.isdigit()):
             continue
-        keys = word_keys(w)
+        keys = synonym_keys(word_keys(w))
         if keys and keys not in seen:
             seen.add(keys)
             terms.append(QueryTerm(w, keys))
@@ -160,8 +198,24 @@ def analyse(text: str, frequencies: Callable[[list[str]], dict[str, int]], passa
         weights[t] = w
         total += w
         matched += w if df else 0.0
+    corrected = {c.typed for c in corrections}
+    missing = {t.text for t in terms if not t.is_date and t.text not in corrected
+               and not any(dfs.get(k) for k in t.keys)}
+    found = {t.text for t in terms if not t.is_date and t.text not in corrected and any(dfs.get(k) for k in t.keys)}
+    unknown = []
+    if vocabulary is not None:  # without a vocabulary nothing was corrected, so nothing is known to be missing
+        for name in persons(text):
+            parts = name.split()
+            if text.lstrip(" «\"'(").startswith(name) and parts[0] in missing:
+                parts = parts[1:]  # an unknown first word may be capitalised only for opening the question ("Кого Нобл ...")
+            lacking = [w for w in parts if w in missing]
+            # Only with another word of the name found as typed: a Russian spelling of a name the articles write
+            # in Latin letters may transliterate too far from it to be corrected ("Хьюза" is "Hughes").
+            if lacking and len(parts) >= 2 and any(w in found for w in parts):
+                unknown.append(UnknownName(" ".join(parts), lacking))
     return Query(text=text, terms=terms, weights=weights, dates=dates, corrections=corrections,
-                 matched_share=matched / total if total else 0.0, script=question_script(text), frequencies=dfs)
+                 matched_share=matched / total if total else 0.0, script=question_script(text), frequencies=dfs,
+                 unknown_names=unknown)
 
 
 def correct(term: QueryTerm, vocabulary: Callable[[str], list[tuple[str, int]]]) -> Correction | None:
@@ -176,10 +230,13 @@ def correct(term: QueryTerm, vocabulary: Callable[[str], list[tuple[str, int]]])
     word = term.text
     if not word.isalpha() or len(word) < MIN_CORRECTABLE:
         return None
-    tries: list[tuple[str, str]] = [(term.keys[-1], script(word))]
+    own = word_keys(word)
+    if not own:
+        return None
+    tries: list[tuple[str, str]] = [(own[-1], script(word))]
     if script(word) == "cyrillic" and word[:1].isupper():
         # The whole word and its stem, in Latin letters: "Сергей" is "sergey", its stem "серг" only "serg".
-        for form in dict.fromkeys((word.lower(), term.keys[-1])):
+        for form in dict.fromkeys((word.lower(), own[-1])):
             latin = word_keys(transliterate(form))
             if latin:
                 tries.append((latin[0], "latin"))

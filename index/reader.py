@@ -208,7 +208,7 @@ class Reader:
 
         Its matrices are small, so BLAS runs on one thread: with two, OpenBLAS's threads kept spinning
         after the call and slowed the next question's embedding (median question 17 -> 32 ms)."""
-        with _blas().limit(limits=1, user_api="blas"):
+        with one_blas_thread():
             return self._score(question, sentences)
 
     def _score(self, question: str, sentences: list[str]) -> np.ndarray:
@@ -263,6 +263,11 @@ class Reader:
 @functools.lru_cache(maxsize=1)
 def _blas() -> ThreadpoolController:
     return ThreadpoolController()
+
+
+def one_blas_thread() -> Any:
+    """A context in which BLAS runs on one thread (for small matrices, where a second one only spins)."""
+    return _blas().limit(limits=1, user_api="blas")
 
 
 @functools.lru_cache(maxsize=1)

@@ -46,6 +46,45 @@ IRREGULAR = {
 }
 
 
+# Words news questions use for what the articles say in other words. A question word whose key is a
+# trigger also matches the group's words: "Who heads the FSB?" meets "FSB Director Alexander Bortnikov",
+# "Who was arrested ...?" meets "... were detained". Only nouns of office are added for "head" or "chair"
+# (not the verbs themselves: "a chair" is no office); "lead" is left out ("What led to ...?").
+SYNONYMS: tuple[tuple[frozenset[str], tuple[str, ...]], ...] = (
+    (frozenset({"head", "leader", "chief", "director", "chairman", "chair", "boss", "глав", "возглавля",
+                "руководител", "руковод", "директор", "председател", "начальник"}),
+     ("head", "leader", "chief", "director", "chairman", "глав", "руководител", "директор", "председател",
+      "начальник")),
+    (frozenset({"arrest", "detain", "detent", "арест", "арестова", "задержа", "задержан"}),
+     ("arrest", "detain", "detent", "арест", "арестова", "задержа", "задержан")),
+)
+
+
+def synonym_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """``keys`` and the keys of the words meaning the same in news questions (see ``SYNONYMS``)."""
+    for triggers, group in SYNONYMS:
+        if triggers.intersection(keys):
+            return keys + tuple(k for k in group if k not in keys)
+    return keys
+
+
+# Capitalised words that make a run of capitals an institution, place, people or day, not a person
+# ("Islamic State", "Defense Ministry", "Wednesday October").
+NOT_PERSON = frozenset("""state states republic union nations ministry committee council service services agency
+    office department party group front army forces force federation court house university bank company
+    corporation government parliament assembly police guard news times post press airlines airport street
+    square river sea ocean mountains region province county city district kingdom empire church institute
+    museum organization organisation association commission duma kremlin centre center east west north south
+    middle central united national international federal islamic arab russian american syrian soviet european
+    british french german chinese ukrainian turkish iranian iraqi israeli chechen caucasus asia asian africa
+    african europe america monday tuesday wednesday thursday friday saturday sunday january february march
+    april may june july august september october november december
+    государство республика республики союз комитет министерство совет служба армия банк дума думы федерации
+    федерация правительство суд понедельник вторник среда четверг пятница суббота воскресенье""".split())
+# A person: two or more capitalised words in a row ("Alexander Bortnikov", "Роман Заболотный").
+PERSON = re.compile(r"\b[A-ZА-ЯЁ][a-zа-яё'’]+(?:[\s-][A-ZА-ЯЁ][a-zа-яё'’]+)+")
+
+
 @functools.lru_cache(maxsize=2)
 def _stemmer(language: str) -> "Stemmer.Stemmer":
     return Stemmer.Stemmer(language)
@@ -186,3 +225,19 @@ def date_query_tokens(mention: DateMention) -> tuple[str, ...]:
     else:
         return ()
     return (base, PUBLISHED + base)
+
+
+def persons(text: str) -> list[str]:
+    """The runs of two or more capitalised words in ``text`` that may name a person: "Alexander Bortnikov"
+    (also out of "FSB Director Alexander Bortnikov"), not "Islamic State" or "Wednesday October"."""
+    out = []
+    for m in PERSON.finditer(text):
+        run: list[str] = []
+        for w in re.split(r"[\s-]", m.group(0)) + [""]:
+            if w and fold(w) not in NOT_PERSON:
+                run.append(w)
+                continue
+            if len(run) >= 2:
+                out.append(" ".join(run))
+            run = []
+    return out

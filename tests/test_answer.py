@@ -3,6 +3,7 @@
 import pytest
 
 from index.answer import MAX_ANSWER_CHARS, SECOND_MAX_CHARS, clip
+from index.terms import word_keys
 from index.errors import BadQuestion
 
 from tests.conftest import MOSCOW_ARTICLE, MOSCOW_Q
@@ -360,3 +361,43 @@ def test_a_long_first_sentence_still_leaves_room_for_the_runner_up(monkeypatch, 
     result = answer.compose(query, [hit], fake_embedder.encode_queries(["q"])[0], fake_embedder.encode_documents)
     assert result.found and long_first in result.answer and runner_up in result.answer
     assert result.citations[0].highlights == [[0, len(long_first)], [len(long_first) + 1, len(text)]]
+
+
+def test_a_number_the_question_gives_is_not_the_answer_to_how_many_or_how_long():
+    from index.answer import expected_kind, kind_bonus, number_values
+
+    assert number_values("с двумя пленными, 42-second, 1,5 тысячи") == {2.0, 42.0, 1.5, 1000.0}
+    q = "Сколько длилось видео с двумя российскими пленными?"
+    kind = expected_kind(q)
+    assert kind_bonus(kind, "A video showing two Russian captives has been released.", q) == 0.0
+    assert kind_bonus(kind, "In the 42-second video, two men appeared briefly.", q) == 1.0
+
+
+def test_who_questions_want_a_person_not_an_institution():
+    from index.answer import expected_kind, kind_bonus
+
+    q = "What are the names of the two Russians shown captive?"
+    kind = expected_kind(q)
+    assert kind_bonus(kind, "A video has been released by the Islamic State group on Wednesday.", q) == 0.0
+    assert kind_bonus(kind, "A man identifies himself as Roman Zabolotny.", q) == 1.0
+
+
+def test_a_question_word_is_held_in_translation():
+    """A Russian question word meets its English translation, to the degree the words are close; words
+    in the question's own script are left to stemming."""
+    from index.bridge import bundled
+    from index.terms import QueryTerm
+
+    terms = [QueryTerm(w, word_keys(w)) for w in ("потерял", "ногу", "склад")]
+    held = bundled().held(terms, ["As a result he lost his leg.", "The video was released on Wednesday.",
+                                  "Он потерял ногу."])
+    assert held[0][terms[0]] > 0.8 and held[0][terms[1]] > 0.8 and terms[2] not in held[0]
+    assert held[1] == {}
+    assert held[2] == {}, "same-script words are matched by their stems, not here"
+
+
+def test_someone_the_articles_do_not_name_is_declined_with_whom_they_do(corpus_engine):
+    result = corpus_engine.ask("Who is Magomed Petrov?")
+    assert not result.found and not result.citations
+    assert "Magomed Petrov" in result.answer and "Magomed Khasayev" in result.answer
+    assert corpus_engine.ask("Who is Magomed Khasaev?").found

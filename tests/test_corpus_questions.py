@@ -38,7 +38,7 @@ def test_every_question_about_the_shipped_corpus(default_engine):
     assert not failures, "\n".join(f"{q}: {v}" for q, v in failures.items())
     fixed = [i["question"] for i in QUESTIONS if "known_miss" in i and verdicts[i["question"]] is None]
     assert not fixed, f"now answered right, drop their known_miss mark: {fixed}"
-    assert sum("known_miss" in i for i in QUESTIONS) <= 5
+    assert sum("known_miss" in i for i in QUESTIONS) <= 2
 
 
 def test_the_file_covers_every_kind():

@@ -136,3 +136,43 @@ def test_date_patterns_tried_at_their_anchors_find_what_a_full_scan_finds():
             full = [(m.start(), m.end()) for m in pattern.finditer(text)]
             anchored = [(m.start(), m.end()) for m in dates._matches(pattern, text, starts[anchor])]
             assert anchored == full, (pattern.pattern, text)
+
+
+def test_office_and_arrest_words_meet_the_words_articles_use():
+    from index.terms import synonym_keys
+
+    heads = synonym_keys(word_keys("heads"))
+    assert {"director", "chief", "chairman", "глав", "директор"} <= set(heads) and heads[0] == "head"
+    assert "detain" in synonym_keys(word_keys("arrested")) and "arrest" in synonym_keys(word_keys("задержали"))
+    assert "chair" not in synonym_keys(word_keys("director")), "the verb is not added: 'a chair' is no office"
+    assert synonym_keys(word_keys("led")) == ("lead",), "'What led to ...?' asks for no office"
+    assert synonym_keys(word_keys("video")) == word_keys("video")
+
+
+def test_person_names_are_told_from_institutions_places_and_days():
+    from index.terms import persons
+
+    assert persons("its Chairman, FSB Director Alexander Bortnikov said") == ["Director Alexander Bortnikov"]
+    assert persons("released by the Islamic State group on Wednesday October 14") == []
+    assert persons("Russian President Vladimir Putin met Roman Zabolotny") == ["President Vladimir Putin",
+                                                                             "Roman Zabolotny"]
+    assert persons("Министерство обороны и Дмитрий Песков") == ["Дмитрий Песков"]
+
+
+def test_a_name_the_articles_lack_is_noted_only_against_a_namesake():
+    from index.query import namesakes
+
+    dfs = {"magom": 1, "khasayev": 1}
+    query = analyse("Who is Magomed Petrov?", lambda keys: {k: dfs.get(k, 0) for k in keys}, 100,
+                    _vocab([("Khasayev", 1), ("Magomed", 1)]))
+    assert [(u.name, u.lacking) for u in query.unknown_names] == [("Magomed Petrov", ["Petrov"])]
+    assert namesakes("Magomed Petrov", ["He identifies himself as Magomed Khasayev."]) == ["Magomed Khasayev"]
+    # An article that gives the surname alone names nobody else: "Graham" may simply be left out.
+    assert namesakes("Graham Twigg", ["Twigg proposes that the disease was anthrax."]) == []
+    # Another spelling of a name the articles give is not another person.
+    assert namesakes("Deir Ezzor", ["a siege in Deir Az Zor province"], ["Ezzor"]) == []
+    assert namesakes("Magomed Petrov", ["as Magomed Khasayev."], ["Petrov"]) == ["Magomed Khasayev"]
+    # A question that opens with an unknown capitalised word has no name there ("Кого Нобл назначил ...").
+    opening = analyse("Кого Нобл назначил президентом?", lambda keys: {k: int(k == "нобл") for k in keys}, 100,
+                      _vocab([("Нобл", 1)]))
+    assert opening.unknown_names == []

@@ -21,7 +21,7 @@ from index.chunking import split_sentences
 from index.dates import find_dates
 from index.query import Query, UnknownName, key_weights, question_script
 from index.search import Hit
-from index.terms import NOT_PERSON, PERSON as _PERSON, QueryTerm, date_tokens, fold, persons, stem, text_keys, word_keys, words
+from index.terms import NOT_PERSON, NOT_PLACE, PERSON as _PERSON, QueryTerm, date_tokens, fold, persons, stem, text_keys, word_keys, words
 from index.text import STOPWORDS
 
 log = logging.getLogger(__name__)
@@ -214,6 +214,11 @@ _HOW_MANY = re.compile(r"\s*(how (many|much|long|old|far|large|big|tall|high)|wh
 _WHO = re.compile(r"\s*(who|whom|whose|кто|кого|кому|кем|чей|чья|чьи|как зовут|как звали)(?!\w)")
 _WHERE = re.compile(r"\s*(where|which (company|team|country|city|agency|organi[sz]ation|region|village|town)|"
                     r"где|куда|откуда|какая организация|какой город|какая страна|в какой стране|в каком городе)(?!\w)")
+# "Where ...?" asks for a place: a name, but not one made only of institution, people or day words ("Islamic
+# State", "Russian"); "which agency" asks for any name.
+_PLACE = re.compile("(?:" + _NAME.pattern + ")")  # the same names, a distinct kind
+_ASKS_PLACE = re.compile(r"\s*(where|which (country|city|region|village|town)|где|куда|откуда|какой город|"
+                         r"какая страна|в какой стране|в каком городе)(?!\w)")
 _NUMBER_VALUES = {w: v for v, forms in {
     1: "one один одна одно одного одной одним одному", 2: "two два две двух двум двумя двое двоих",
     3: "three три трех трёх трем трём тремя трое троих", 4: "four четыре четырех четырёх четырем четырём "
@@ -241,6 +246,8 @@ def expected_kind(question: str) -> re.Pattern[str] | None:
         return _NUMBER
     if _WHO.match(q) or re.search(r"(?<!\w)(names? of|the names?|называ\w*|имена|имя|фамили\w*)(?!\w)", q):
         return _PERSON
+    if _ASKS_PLACE.match(q):
+        return _PLACE
     if _WHERE.match(q):
         return _NAME
     return None
@@ -271,10 +278,12 @@ def kind_bonus(kind: re.Pattern[str] | None, sentence: str, question: str) -> fl
         for found in found_all:
             if found.lower() in q:
                 continue
-            if pattern in (_NAME, _PERSON) and text_keys(found) <= asked:
+            if pattern in (_NAME, _PERSON, _PLACE) and text_keys(found) <= asked:
                 continue  # the question's own name, in another case or spelling
             if kind is _PERSON and all(fold(w) in NOT_PERSON for w in words(found)):
                 continue  # "Who ...?" is not answered by "Wednesday" or "Kremlin"
+            if kind is _PLACE and all(fold(w) in NOT_PLACE for w in words(found)):
+                continue  # nor "Where ...?" by "Islamic State" or "Russian"
             if pattern in (_NUMBER, _MEASURE) and number_values(found) and number_values(found) <= asked_numbers:
                 continue  # a number the question gives ("the two Russians", "с двумя пленными")
             return value

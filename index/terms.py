@@ -42,7 +42,21 @@ IRREGULAR = {
     "women": "woman", "children": "child", "people": "person", "mice": "mouse", "feet": "foot",
     "teeth": "tooth", "better": "good", "best": "good", "worse": "bad", "worst": "bad", "was": "be",
     "were": "be", "been": "be", "is": "be", "are": "be", "am": "be", "did": "do", "done": "do",
-    "had": "have", "has": "have",
+    "had": "have", "has": "have", "shown": "show", "drawn": "draw", "drew": "draw", "withdrawn": "withdraw",
+    "withdrew": "withdraw", "knelt": "kneel", "beaten": "beat", "bitten": "bite", "sworn": "swear", "swore": "swear",
+    "torn": "tear", "tore": "tear", "woke": "wake", "woken": "wake", "shook": "shake", "shaken": "shake",
+    "sank": "sink", "sunk": "sink", "swept": "sweep", "wept": "weep", "crept": "creep", "lent": "lend",
+    "bent": "bend", "drank": "drink", "drunk": "drink", "rang": "ring", "rung": "ring", "sang": "sing",
+    "sung": "sing", "swam": "swim", "swum": "swim", "rode": "ride", "ridden": "ride", "forgot": "forget",
+    "forgotten": "forget", "forgave": "forgive", "forgiven": "forgive", "hung": "hang", "dug": "dig",
+    "fed": "feed", "bled": "bleed", "overthrew": "overthrow", "overthrown": "overthrow", "mistook": "mistake",
+    "mistaken": "mistake", "arose": "arise", "arisen": "arise", "forbade": "forbid", "forbidden": "forbid",
+    "sprang": "spring", "sprung": "spring", "stung": "sting", "slid": "slide", "shrank": "shrink",
+    "shrunk": "shrink", "undertook": "undertake", "undertaken": "undertake", "overtook": "overtake",
+    "overtaken": "overtake", "blew": "blow", "blown": "blow", "stuck": "stick", "spun": "spin",
+    "strove": "strive", "striven": "strive", "wove": "weave", "woven": "weave", "sped": "speed",
+    "bred": "breed", "bade": "bid", "foresaw": "foresee", "foreseen": "foresee", "withheld": "withhold",
+    "upheld": "uphold", "overcame": "overcome", "rebuilt": "rebuild", "ate": "eat", "eaten": "eat",
 }
 
 
@@ -81,6 +95,10 @@ NOT_PERSON = frozenset("""state states republic union nations ministry committee
     april may june july august september october november december
     государство республика республики союз комитет министерство совет служба армия банк дума думы федерации
     федерация правительство суд понедельник вторник среда четверг пятница суббота воскресенье""".split())
+# The words of NOT_PERSON that do not name places either (so "Deir Az Zor province" or "Central Asia" is a place).
+NOT_PLACE = NOT_PERSON - frozenset("""republic union nations federation kingdom empire street square river sea ocean
+    mountains region province county city district east west north south middle central united states caucasus
+    asia africa europe america республика республики союз федерации федерация""".split())
 # A person: two or more capitalised words in a row ("Alexander Bortnikov", "Роман Заболотный").
 PERSON = re.compile(r"\b[A-ZА-ЯЁ][a-zа-яё'’]+(?:[\s-][A-ZА-ЯЁ][a-zа-яё'’]+)+")
 

@@ -401,3 +401,14 @@ def test_someone_the_articles_do_not_name_is_declined_with_whom_they_do(corpus_e
     assert not result.found and not result.citations
     assert "Magomed Petrov" in result.answer and "Magomed Khasayev" in result.answer
     assert corpus_engine.ask("Who is Magomed Khasaev?").found
+
+
+def test_where_questions_want_a_place_not_an_institution_or_a_people():
+    from index.answer import expected_kind, kind_bonus
+
+    q = "Where were the two captives said to have been captured?"
+    kind = expected_kind(q)
+    assert kind_bonus(kind, "A video showing two Russian captives was released by the Islamic State group.", q) == 0.0
+    assert kind_bonus(kind, "Two Russian men were captured in al-Shalo village in Deir Az Zor province.", q) == 1.0
+    q = "Which agency released the video?"
+    assert kind_bonus(expected_kind(q), "It was released by the Islamic State's news agency.", q) == 1.0

@@ -176,3 +176,9 @@ def test_a_name_the_articles_lack_is_noted_only_against_a_namesake():
     opening = analyse("Кого Нобл назначил президентом?", lambda keys: {k: int(k == "нобл") for k in keys}, 100,
                       _vocab([("Нобл", 1)]))
     assert opening.unknown_names == []
+
+
+def test_more_irregular_english_forms_meet():
+    for a, b in [("shown", "show"), ("drew", "draw"), ("withdrawn", "withdraw"), ("knelt", "kneel"),
+                 ("overthrown", "overthrow"), ("forbidden", "forbid")]:
+        assert word_keys(a) == word_keys(b), (a, b)

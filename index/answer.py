@@ -336,9 +336,13 @@ def _candidates(query: Query, citations: list[Citation], sentence_vectors: dict[
         for cand, d in zip(missing, encode([m.text for m in missing]) @ query_vector):
             cand.dense = float(d)
     if cands:
-        for cand, r in zip(cands, (read or reader.bundled().score)(query.text, [c.text for c in cands])):
-            cand.read = float(r)
+        # The reader reads words against words: a sentence in another script than the question is not read
+        # (its scores there are noise, and the sentence model ignores them; see sentence_features).
+        same = [c for c in cands if question_script(c.text) == query.script]
         other = [c for c in cands if question_script(c.text) != query.script]
+        if same:
+            for cand, r in zip(same, (read or reader.bundled().score)(query.text, [c.text for c in same])):
+                cand.read = float(r)
         try:
             held = (bridge or bridge_mod.bundled().held)(list(query.weights), [c.text for c in other]) if other else []
         except Exception:  # noqa: BLE001 -- an answer without translated matches beats no answer

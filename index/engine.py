@@ -244,9 +244,7 @@ class Engine:
         db = snap.db()
         query = analyse(text, lambda keys: store.key_frequencies(db, keys), snap.passage_count, snap.vocabulary)
         for c in query.corrections:
-            row = db.execute("select p.text from passages_fts f join passages p on p.id = f.rowid "
-                             "where passages_fts match ? limit 1", ['"' + c.key + '"']).fetchone()
-            c.shown = surface_form(c.key, [row[0]] if row else [])
+            c.shown = surface_form(c.key, store.texts_holding(db, [c.key], 1))
         self._restore_case(db, query, snap.passage_count)
         self._check_unknown_names(db, query)
         keyword = self._keyword_pool.submit(snap.read, keyword_candidates, query, depth, snap.passage_count)
@@ -263,10 +261,7 @@ class Engine:
         Khasayev" for "Magomed Petrov"), and say whom; a name they give only in part is not unknown."""
         for unknown in query.unknown_names:
             keys = [k for w in unknown.name.split() if w not in unknown.lacking for k in word_keys(w)]
-            texts = [r[0] for r in db.execute(
-                "select p.text from passages_fts f join passages p on p.id = f.rowid where passages_fts match ? limit 20",
-                [" OR ".join('"' + k.replace('"', '""') + '"' for k in keys)])] if keys else []
-            unknown.others = namesakes(unknown.name, texts, unknown.lacking)
+            unknown.others = namesakes(unknown.name, store.texts_holding(db, keys, 20), unknown.lacking)
 
     @staticmethod
     def _restore_case(db: Any, query: Query, passages: int) -> None:
@@ -274,10 +269,7 @@ class Engine:
         rare = lower_case_rare_words(query, query.frequencies, passages)
         for word in rare[:MAX_CASED_WORDS]:
             term = next(t for t in query.terms if t.text == word)
-            texts = [r[0] for r in db.execute(
-                "select p.text from passages_fts f join passages p on p.id = f.rowid where passages_fts match ? limit 3",
-                [" OR ".join('"' + k.replace('"', '""') + '"' for k in term.keys)])]
-            form = cased_form(word, texts)
+            form = cased_form(word, store.texts_holding(db, term.keys, 3))
             if form:
                 query.cased[word] = form
 

@@ -187,6 +187,15 @@ def set_meta(db: sqlite_utils.Database, values: dict[str, Any]) -> None:
     )
 
 
+def texts_holding(db: sqlite_utils.Database, keys: Iterable[str], limit: int) -> list[str]:
+    """Up to ``limit`` passage texts holding any of the index ``keys`` (each quoted: never FTS syntax)."""
+    quoted = ['"' + k.replace('"', '""') + '"' for k in keys]
+    if not quoted:
+        return []
+    return [r[0] for r in db.execute("select p.text from passages_fts f join passages p on p.id = f.rowid "
+                                     "where passages_fts match ? limit ?", [" OR ".join(quoted), limit])]
+
+
 def keyword_search(db: sqlite_utils.Database, expression: str | None, limit: int) -> list[tuple[int, float]]:
     """``(passage id, bm25 score)`` best first for an FTS5 expression (see :func:`index.terms.fts_expression`)."""
     if not expression:

@@ -93,18 +93,18 @@ class Bridge:
         vecs = self.vectors(qwords + vocab)
         sims = vecs[: len(qwords)] @ vecs[len(qwords):].T
         at = {w: j for j, w in enumerate(vocab)}
-        wscript = [script(w) for w in vocab]
+        wscript = np.array([script(w) for w in vocab])
+        by_script = {s: np.array([qi for qi, t in enumerate(asked) if script(t.text) == s]) for s in scripts}
         for i in needed:
-            cols = [at[w] for w in content[i]]
-            for qi, t in enumerate(asked):
-                s = script(t.text)
-                other = [c for c in cols if wscript[c] != s]
-                if not other:
+            cols = np.array([at[w] for w in content[i]])
+            for s, rows in by_script.items():
+                other = cols[wscript[cols] != s]
+                if not other.size:
                     continue
-                best = float(sims[qi, other].max())
-                strength = min(1.0, max(0.0, (best - LOW) / (HIGH - LOW)))
-                if strength > 0:
-                    out[i][t] = strength
+                strength = np.clip((sims[np.ix_(rows, other)].max(1) - LOW) / (HIGH - LOW), 0.0, 1.0)
+                for qi, st in zip(rows.tolist(), strength.tolist()):
+                    if st > 0:
+                        out[i][asked[qi]] = st
         return out
 
 

@@ -84,3 +84,19 @@ READS = [
 def test_the_shipped_reader_prefers_the_sentence_holding_what_was_asked(question, answer, restating):
     scores = reader.bundled().score(question, [restating, answer])
     assert scores[1] > scores[0]
+
+
+def test_training_adds_the_answer_sentence_without_its_answer_as_a_wrong_candidate():
+    """It restates the question as well as the right sentence does; only the answer tells them apart."""
+    train = _train_script()
+    assert train.without_answers("Russia began airstrikes in Syria on September 30, 2015, officials said.",
+                                 ["September 30, 2015", "September 30"]) == "Russia began airstrikes in Syria on, officials said."
+    assert train.without_answers("It was 42 seconds long.", ["seven"]) is None, "nothing cut: not a twin"
+    assert train.without_answers("Putin spoke.", ["Putin"]) is None, "too little left to read"
+    context = "The video was released on Tuesday. It lasted 42 seconds and showed two men."
+    data = [{"paragraphs": [{"context": context, "qas": [
+        {"question": "How long was the video?", "answers": [{"text": "42 seconds", "answer_start": context.index("42")}]}]}]}]
+    [plain] = train.examples(data, 0, 0, 0)
+    [twinned] = train.examples(data, 0, 0, 0, deleted=1.0)
+    assert plain["sentences"] == twinned["sentences"][:-1] and plain["label"] == twinned["label"] == 1
+    assert twinned["sentences"][-1] == "It lasted and showed two men." and twinned["holds"] == [0, 1, 0]

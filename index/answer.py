@@ -284,7 +284,8 @@ def kind_bonus(kind: re.Pattern[str] | None, sentence: str, question: str) -> fl
                 continue  # "Who ...?" is not answered by "Wednesday" or "Kremlin"
             if kind is _PLACE and all(fold(w) in NOT_PLACE for w in words(found)):
                 continue  # nor "Where ...?" by "Islamic State" or "Russian"
-            if pattern in (_NUMBER, _MEASURE) and number_values(found) and number_values(found) <= asked_numbers:
+            stated = number_values(found) if pattern in (_NUMBER, _MEASURE) else set()
+            if stated and stated <= asked_numbers:
                 continue  # a number the question gives ("the two Russians", "с двумя пленными")
             return value
     return 0.0
@@ -302,6 +303,10 @@ class _Candidate:
     read: float = 0.0  # the reader's score (a logit; see index/reader.py)
     score: float = 0.0
     via: dict[QueryTerm, float] = field(default_factory=dict)  # question words it holds in translation
+    script: str = field(init=False)  # as question_script reads it: whether the reader can read it
+
+    def __post_init__(self) -> None:
+        self.script = question_script(self.text)
 
 
 Read = Callable[[str, list[str]], np.ndarray]
@@ -338,8 +343,8 @@ def _candidates(query: Query, citations: list[Citation], sentence_vectors: dict[
     if cands:
         # The reader reads words against words: a sentence in another script than the question is not read
         # (its scores there are noise, and the sentence model ignores them; see sentence_features).
-        same = [c for c in cands if question_script(c.text) == query.script]
-        other = [c for c in cands if question_script(c.text) != query.script]
+        same = [c for c in cands if c.script == query.script]
+        other = [c for c in cands if c.script != query.script]
         if same:
             for cand, r in zip(same, (read or reader.bundled().score)(query.text, [c.text for c in same])):
                 cand.read = float(r)
@@ -379,8 +384,9 @@ def compose(
                           article_dated=h.article_date_match) for i, h in enumerate(hits)]
     if not hits or not query.weights:
         return Answer(question, False, NOT_FOUND, [], ranked=ranked)
-    if unknown_people(query):  # another person with a name in common is not who was asked about
-        return Answer(question, False, unknown_names_message(unknown_people(query)), [], ranked=ranked)
+    unknown = unknown_people(query)
+    if unknown:  # another person with a name in common is not who was asked about
+        return Answer(question, False, unknown_names_message(unknown), [], ranked=ranked)
     days = [d for d in query.dates if d.date.day]
     if days and not any(h.date_match for h in hits[:SENTENCE_PASSAGES]):
         named = ", ".join(d.label() for d in days)
@@ -498,8 +504,7 @@ def sentence_features(query: Query, cands: list[_Candidate], passage_cov: list[f
     top = max(c.dense for c in cands)
     # The reader reads words against words, so only a sentence in the question's script gets its verdict
     # (over a Russian question and English sentences its scores are noise); the others get 0.
-    script = question_script(query.text)
-    readable = np.array([question_script(c.text) == script for c in cands])
+    readable = np.array([c.script == query.script for c in cands])
     reads = np.array([c.read for c in cands])
     best_read = reads[readable].max() if readable.any() else 0.0
     read_share = np.where(readable, np.exp(np.minimum(reads - best_read, 0.0)), 0.0)

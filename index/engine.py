@@ -27,10 +27,10 @@ from index import layout, reader, store, vectors
 from index.answer import Answer
 from index.embedding import Embedder
 from index.errors import BadQuestion, IndexBusy, IndexDamaged, IndexMismatch, IndexMissing
-from index.followup import resolve_followup
+from index.followup import points_to_person, resolve_followup
 from index.query import Query, analyse, cased_form, lower_case_rare_words, namesakes, surface_form
 from index.search import Hit, depth_for, hybrid_search, keyword_candidates
-from index.terms import script, word_keys
+from index.terms import PERSON, persons, script, text_keys, word_keys
 from index.text import normalise_question
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,8 @@ class Engine:
             except BadQuestion:
                 prev = None
             if prev:
-                resolved = resolve_followup(text, prev)
+                person = self._person_answered(prev) if points_to_person(text) else None
+                resolved = resolve_followup(text, prev, person)
                 text = resolved or text
         snap = self.snapshot()
         db = snap.db()
@@ -254,6 +255,18 @@ class Engine:
             keyword.cancel()
             raise
         return query, snap, qvec, resolved, keyword
+
+    def _person_answered(self, previous: str) -> str | None:
+        """Whom the answer to ``previous`` names, when it asked who without naming anyone ("Who heads the
+        FSB?" -> "Alexander Bortnikov"): the person a "he" or "she" of the next question means. Asks it again
+        (the API and the chats keep only the question; an answer costs tens of milliseconds)."""
+        if answer_mod.expected_kind(previous) is not PERSON or persons(previous):
+            return None
+        result = self.ask(previous)
+        if not result.found:
+            return None
+        asked = text_keys(previous)
+        return next((p for p in persons(result.answer) if not text_keys(p) <= asked), None)
 
     @staticmethod
     def _check_unknown_names(db: Any, query: Query) -> None:

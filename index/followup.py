@@ -15,7 +15,7 @@ from index.text import STOPWORDS
 _PRONOUNS = {
     "he", "him", "his", "she", "her", "hers", "they", "them", "their", "it", "its", "there", "that", "this",
     "those", "these", "он", "она", "оно", "они", "его", "её", "ее", "ему", "ей", "им", "их", "ним", "ней",
-    "нему", "них", "там", "туда", "оттуда", "это", "этот", "эта", "эти", "этого", "этой", "этих", "тот", "та",
+    "нему", "него", "неё", "нее", "нём", "ними", "них", "там", "туда", "оттуда", "это", "этот", "эта", "эти", "этого", "этой", "этих", "тот", "та",
 }
 _LEAD = re.compile(r"^\s*(and|also|what about|how about|and what about|а|и|а что|а как же|а если|ну а)\b[\s,]*", re.I)
 _WH = re.compile(r"^\s*(who|whom|whose|what|which|when|where|why|how|кто|кого|кому|что|чем|какой|какая|какое|какие|"
@@ -28,6 +28,11 @@ _PREPOSITIONS = {"in", "on", "at", "from", "to", "into", "near", "during", "afte
                  "about", "against", "в", "во", "на", "из", "с", "со", "к", "ко", "у", "под", "над", "после", "до",
                  "против", "для", "о", "об", "при", "около"}
 _ARTICLES = re.compile(r"^(the|a|an)\s+", re.I)
+# One person, pointed back to ("Where is he from?" after "Who heads the FSB?" means the man the answer named).
+_ONE_PERSON = re.compile(r"(?<!\w)(he|him|his|she|her|hers|он|его|ему|него|нему|ним|нём|она|её|ее|ей|неё|нее|ней)(?!\w)",
+                         re.I)
+# The English forms that can stand for a name in place ("he" -> "Alexander Bortnikov", "his" -> "...'s").
+_NAME_FOR = {"he": "{}", "him": "{}", "she": "{}", "his": "{}'s"}
 
 
 def _content(text: str) -> list[str]:
@@ -90,8 +95,16 @@ def _replace_phrase(previous: str, fragment: str, dates: list[str]) -> str | Non
     return None
 
 
-def resolve_followup(question: str, previous: str) -> str | None:
-    """The follow-up rewritten to stand alone, or None when ``question`` already does."""
+def points_to_person(question: str) -> bool:
+    """Whether a follow-up asks about one person by pronoun ("Where is he from?", "Сколько ему лет?")."""
+    return bool(_ONE_PERSON.search(question)) and is_followup(question)
+
+
+def resolve_followup(question: str, previous: str, person: str | None = None) -> str | None:
+    """The follow-up rewritten to stand alone, or None when ``question`` already does.
+
+    ``person``: whom the answer to ``previous`` named, when it asked who ("Who heads the FSB?" ->
+    Alexander Bortnikov); a "he" or "she" of the follow-up is that person."""
     if not previous or not is_followup(question):
         return None
     body = _LEAD.sub("", question).strip()
@@ -109,4 +122,12 @@ def resolve_followup(question: str, previous: str) -> str | None:
         return f"{previous.rstrip('?!. ')} {fragment}?"
     # "Where is he from?": keep the new question, add what the previous one was about.
     subject = " ".join(_content(previous))
-    return f"{body.rstrip('?!. ')} ({subject})?" if subject else None
+    body = body.rstrip("?!. ")
+    if person:
+        m = _ONE_PERSON.search(body)
+        form = _NAME_FOR.get(m.group(1).lower()) if m else None
+        if form:  # "Where is Alexander Bortnikov from (heads FSB)?"
+            body = f"{body[: m.start()]}{form.format(person)}{body[m.end():]}"
+        else:  # Russian, or "her", whose form depends on the sentence: the name is added instead
+            subject = f"{person}; {subject}" if subject else person
+    return f"{body} ({subject})?" if subject else (f"{body}?" if person else None)

@@ -3,7 +3,7 @@
 import pytest
 
 from index.dates import find_dates
-from index.followup import is_followup, resolve_followup
+from index.followup import is_followup, points_to_person, resolve_followup
 from index.query import analyse, correct, parse_terms, transliterate
 from index.terms import QueryTerm, index_terms, text_keys, word_keys
 
@@ -116,6 +116,24 @@ def test_follow_ups_are_resolved_against_the_previous_question(question, previou
     assert resolve_followup(question, previous) == expected
 
 
+@pytest.mark.parametrize("question, previous, person, expected", [
+    ("Where is he from?", "Who heads the FSB?", "Alexander Bortnikov", "Where is Alexander Bortnikov from (heads FSB)?"),
+    ("What is his position?", "Who said the reports should be viewed with caution?", "Dmitry Peskov",
+     "What is Dmitry Peskov's position (reports viewed caution)?"),
+    # Russian pronouns change with case, so the name is added, not put in their place; so is English "her".
+    ("Откуда он?", "Кто возглавляет ФСБ?", "Alexander Bortnikov", "Откуда он (Alexander Bortnikov; возглавляет ФСБ)?"),
+    ("What did her lawyer say?", "Who was arrested?", "Anna Ivanova", "What did her lawyer say (Anna Ivanova; arrested)?"),
+])
+def test_a_pronoun_follow_up_means_the_person_the_previous_answer_named(question, previous, person, expected):
+    assert points_to_person(question)
+    assert resolve_followup(question, previous, person) == expected
+
+
+def test_only_a_follow_up_about_one_person_asks_whom_the_answer_named():
+    assert not points_to_person("Where did they go?")  # more than one person
+    assert not points_to_person("Where was Alexander Bortnikov born, and when did he join the FSB?")  # stands alone
+
+
 def test_standalone_questions_are_not_follow_ups():
     assert not is_followup("How many Russians fight for IS according to Smirnov?")
     assert is_followup("And in Nalchik?")
@@ -152,10 +170,9 @@ def test_office_and_arrest_words_meet_the_words_articles_use():
 def test_person_names_are_told_from_institutions_places_and_days():
     from index.terms import persons
 
-    assert persons("its Chairman, FSB Director Alexander Bortnikov said") == ["Director Alexander Bortnikov"]
+    assert persons("its Chairman, FSB Director Alexander Bortnikov said") == ["Alexander Bortnikov"]  # a title is not a name
     assert persons("released by the Islamic State group on Wednesday October 14") == []
-    assert persons("Russian President Vladimir Putin met Roman Zabolotny") == ["President Vladimir Putin",
-                                                                             "Roman Zabolotny"]
+    assert persons("Russian President Vladimir Putin met Roman Zabolotny") == ["Vladimir Putin", "Roman Zabolotny"]
     assert persons("Министерство обороны и Дмитрий Песков") == ["Дмитрий Песков"]
 
 

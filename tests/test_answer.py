@@ -52,6 +52,23 @@ def test_a_second_sentence_when_the_first_may_miss_or_the_next_is_about_as_likel
     assert _second(hopeless[0], hopeless, 300) is None
 
 
+def test_the_sentence_after_one_lacking_the_asked_kind_comes_with_it_when_it_holds_that_kind():
+    """News restates the question in one sentence and answers it in the next: "How long was the video?"
+    quoting "A video ... has been released" brings "In the 42-second video ..." after it, and only that one."""
+    from index.answer import _MEASURE, _Candidate, _continuation
+
+    lead = _Candidate(0, 0, 50, "A video showing two captives has been released.", 0.9, 0.9, 0.0, score=0.6)
+    follow = _Candidate(0, 51, 90, "In the 42-second video, two men appeared.", 0.2, 0.5, 1.0, score=0.05)
+    other_passage = _Candidate(1, 51, 90, "The video lasted 42 seconds.", 0.2, 0.5, 1.0, score=0.3)
+    assert _continuation(lead, [lead, other_passage, follow], _MEASURE, 300) is follow
+    assert _continuation(lead, [lead, follow], None, 300) is None  # no kind asked
+    assert _continuation(lead, [lead, follow], _MEASURE, 20) is None  # no room
+    holds = _Candidate(0, 0, 50, "A two-minute video has been released.", 0.9, 0.9, 1.0, score=0.6)
+    assert _continuation(holds, [holds, follow], _MEASURE, 300) is None  # the first holds it already
+    plain = _Candidate(0, 51, 90, "Two men appeared in it.", 0.2, 0.5, 0.0, score=0.05)
+    assert _continuation(lead, [lead, plain], _MEASURE, 300) is None  # the next one does not either
+
+
 @pytest.mark.parametrize("question", [
     "What is the capital of Australia?",
     "Who won the 2018 football World Cup?",
@@ -371,6 +388,28 @@ def test_a_number_the_question_gives_is_not_the_answer_to_how_many_or_how_long()
     kind = expected_kind(q)
     assert kind_bonus(kind, "A video showing two Russian captives has been released.", q) == 0.0
     assert kind_bonus(kind, "In the 42-second video, two men appeared briefly.", q) == 1.0
+
+
+def test_how_many_wants_a_count_not_a_date_nor_a_digit_of_the_question():
+    from index.answer import expected_kind, kind_bonus
+
+    q = "How much oil does ISIS sell per day?"
+    assert kind_bonus(expected_kind(q), "Russia on Sept. 30 launched airstrikes on the oil trade.", q) == 0.0
+    assert kind_bonus(expected_kind(q), "It sells 40,000 barrels a day.", q) == 1.0
+    q = "How much can ctenophores eat in one day?"  # "ten" is not the "ten" inside "ctenophores"
+    assert kind_bonus(expected_kind(q), "Ctenophores can eat ten times their own weight in a day.", q) == 1.0
+    q = "How many viewers did the networks have in 1980?"  # nor a digit of the question's year
+    assert kind_bonus(expected_kind(q), "By 1980 the networks had 90% of all viewers.", q) == 1.0
+    assert kind_bonus(expected_kind(q), "By 1980 the networks had most viewers.", q) == 0.0
+
+
+@pytest.mark.parametrize("sentence", [
+    "Interest has grown since the 1990s.", "The statement came on Wednesday.", "The ice retreated 22,000 years ago.",
+    "Заявление прозвучало в среду.", "Банк создан три года назад."])
+def test_when_is_answered_by_decades_weekdays_and_relative_dates(sentence):
+    from index.answer import expected_kind, kind_bonus
+
+    assert kind_bonus(expected_kind("When was it said?"), sentence, "When was it said?") == 1.0
 
 
 def test_who_questions_want_a_person_not_an_institution():

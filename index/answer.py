@@ -445,7 +445,7 @@ def compose(
     # A runner-up likely enough to be quoted that holds the asked kind outright beats the sentence after.
     second = _continuation(best, cands, kind, SECOND_MAX_CHARS) if runner is None or runner.kind < 1.0 else None
     second = second or (_antecedent(best, cands, SECOND_MAX_CHARS) if WITH_ANTECEDENT else None)
-    second = second or runner
+    second = second or runner or _kind_runner(best, cands, kind, SECOND_MAX_CHARS)
     if second is not None:
         picked.append(_owner(citations, [best.ci], second.ci, second.start, second.end))
         if citations[picked[0][0]].article_id == citations[picked[1][0]].article_id:
@@ -510,6 +510,21 @@ def _continuation(best: _Candidate, cands: list[_Candidate], kind: re.Pattern[st
     if after is None or after.kind < CONTINUATION_KIND or after.end - after.start > room:
         return None
     return after
+
+
+def _kind_runner(best: _Candidate, cands: list[_Candidate], kind: re.Pattern[str] | None,
+                 room: int) -> _Candidate | None:
+    """When ``best`` lacks the asked kind of answer, it may well not hold the answer however sure the sentence
+    model is ("When was the video released?" quoting "A video ... has been released"): the likeliest other
+    sentence holding that kind outright, if it is at least ``SECOND_MIN_P`` likely."""
+    if kind is None or best.kind >= CONTINUATION_KIND:
+        return None
+    for c in cands[1:]:
+        if c.score < SECOND_MIN_P:
+            return None
+        if c.kind >= 1.0 and c.end - c.start <= room and c.text.strip() != best.text.strip():
+            return c
+    return None
 
 
 def _second(best: _Candidate, cands: list[_Candidate], room: int) -> _Candidate | None:

@@ -390,6 +390,22 @@ def test_a_number_the_question_gives_is_not_the_answer_to_how_many_or_how_long()
     assert kind_bonus(kind, "In the 42-second video, two men appeared briefly.", q) == 1.0
 
 
+def test_a_sure_first_sentence_lacking_the_asked_kind_brings_the_likeliest_one_holding_it():
+    """"When was the video released?" quoting "A video ... has been released" (sure, but no date) brings the
+    sentence saying "on Tuesday" when it is likely enough; one holding the kind needs no help."""
+    from index.answer import SECOND_MIN_P, _YEAR_OR_DATE, _Candidate, _kind_runner
+
+    lead = _Candidate(0, 0, 50, "A video showing two captives has been released.", 0.9, 0.9, 0.0, score=0.75)
+    plain = _Candidate(0, 51, 90, "Two men appeared in it.", 0.5, 0.5, 0.0, score=0.2)
+    dated = _Candidate(1, 0, 60, "The video was released on Tuesday.", 0.7, 0.8, 1.0, score=0.15)
+    assert _kind_runner(lead, [lead, plain, dated], _YEAR_OR_DATE, 300) is dated
+    assert _kind_runner(lead, [lead, plain, dated], None, 300) is None
+    unlikely = _Candidate(1, 0, 60, "The video was released on Tuesday.", 0.7, 0.8, 1.0, score=SECOND_MIN_P / 2)
+    assert _kind_runner(lead, [lead, plain, unlikely], _YEAR_OR_DATE, 300) is None
+    holds = _Candidate(0, 0, 50, "A video was released on Monday.", 0.9, 0.9, 1.0, score=0.75)
+    assert _kind_runner(holds, [holds, dated], _YEAR_OR_DATE, 300) is None
+
+
 def test_how_many_wants_a_count_not_a_date_nor_a_digit_of_the_question():
     from index.answer import expected_kind, kind_bonus
 

@@ -519,12 +519,7 @@ def _kind_runner(best: _Candidate, cands: list[_Candidate], kind: re.Pattern[str
     sentence holding that kind outright, if it is at least ``SECOND_MIN_P`` likely."""
     if kind is None or best.kind >= CONTINUATION_KIND:
         return None
-    for c in cands[1:]:
-        if c.score < SECOND_MIN_P:
-            return None
-        if c.kind >= 1.0 and c.end - c.start <= room and c.text.strip() != best.text.strip():
-            return c
-    return None
+    return _likeliest_after(best, cands, room, SECOND_MIN_P, lambda c: c.kind >= 1.0)
 
 
 def _second(best: _Candidate, cands: list[_Candidate], room: int) -> _Candidate | None:
@@ -532,10 +527,17 @@ def _second(best: _Candidate, cands: list[_Candidate], room: int) -> _Candidate 
     below ``SECOND_BELOW``) and the next most likely one might (at least ``SECOND_MIN_P``), or when
     the next one is about as likely as the first (``SECOND_TIED``): then both answer."""
     floor = SECOND_MIN_P if best.score < SECOND_BELOW else SECOND_TIED * best.score
+    return _likeliest_after(best, cands, room, floor, lambda c: True)
+
+
+def _likeliest_after(best: _Candidate, cands: list[_Candidate], room: int, floor: float,
+                     wanted: Callable[[_Candidate], bool]) -> _Candidate | None:
+    """The likeliest of ``cands`` after ``best`` (they are best first) that is ``wanted``, fits in ``room``
+    and is not ``best`` again, if its chance is at least ``floor``."""
     for c in cands[1:]:
         if c.score < floor:
             return None
-        if c.end - c.start <= room and c.text.strip() != best.text.strip():
+        if wanted(c) and c.end - c.start <= room and c.text.strip() != best.text.strip():
             return c
     return None
 

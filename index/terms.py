@@ -84,7 +84,7 @@ def synonym_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
 
 # Capitalised words that make a run of capitals an institution, place, people, day or title, not a person
 # ("Islamic State", "Defense Ministry", "Wednesday October"; "FSB Director Alexander Bortnikov" names
-# "Alexander Bortnikov").
+# "Alexander Bortnikov"). Titles that are also surnames (King, Major, Judge, Lord) are left out of it.
 NOT_PERSON = frozenset("""state states republic union nations ministry committee council service services agency
     office department party group front army forces force federation court house university bank company
     corporation government parliament assembly police guard news times post press airlines airport street
@@ -94,9 +94,9 @@ NOT_PERSON = frozenset("""state states republic union nations ministry committee
     british french german chinese ukrainian turkish iranian iraqi israeli chechen caucasus asia asian africa
     african europe america monday tuesday wednesday thursday friday saturday sunday january february march
     april may june july august september october november december
-    director chairman chairwoman president minister secretary spokesman spokeswoman general colonel major captain
-    lieutenant sergeant commander deputy chief head governor mayor senator ambassador judge prosecutor professor
-    doctor dr mr mrs ms sir lord king queen prince princess pope sheikh imam
+    director chairman chairwoman president minister secretary spokesman spokeswoman general colonel captain
+    lieutenant sergeant commander deputy chief governor mayor senator ambassador prosecutor professor
+    dr mr mrs ms sir pope sheikh imam
     государство республика республики союз комитет министерство совет служба армия банк дума думы федерации
     федерация правительство суд понедельник вторник среда четверг пятница суббота воскресенье""".split())
 # The words of NOT_PERSON that do not name places either (so "Deir Az Zor province" or "Central Asia" is a place).

@@ -21,7 +21,7 @@ from index.chunking import split_sentences
 from index.dates import find_dates
 from index.query import Query, UnknownName, key_weights, question_script
 from index.search import Hit
-from index.terms import NOT_PERSON, NOT_PLACE, PERSON as _PERSON, QueryTerm, date_tokens, fold, persons, stem, text_keys, word_keys, words
+from index.terms import NOT_PERSON, NOT_PLACE, PERSON as _PERSON, QueryTerm, date_tokens, fold, person_nouns, persons, stem, text_keys, word_keys, words
 from index.text import STOPWORDS
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ WITH_ANTECEDENT = True
 # answers that lacked it and a sentence that does not to others (README, "The sentence after"). A runner-up the
 # sentence model finds likely enough to quote (``_second``) that holds the asked kind outright is quoted instead.
 CONTINUATION_KIND = 0.5
+# How many sentences after the chosen one a "who" question looks for the name (see ``_continuation``).
+NAME_REACH = 4
 NOT_FOUND = "I could not find this in the indexed articles. Try rephrasing, or ask about something the articles cover."
 
 
@@ -443,7 +445,7 @@ def compose(
     clipped = {picked[0]: (picked[0][1] > best.start, picked[0][2] < best.end)}
     runner = _second(best, cands, SECOND_MAX_CHARS)
     # A runner-up likely enough to be quoted that holds the asked kind outright beats the sentence after.
-    second = _continuation(best, cands, kind, SECOND_MAX_CHARS) if runner is None or runner.kind < 1.0 else None
+    second = _continuation(best, cands, kind, SECOND_MAX_CHARS, citations) if runner is None or runner.kind < 1.0 else None
     second = second or (_antecedent(best, cands, SECOND_MAX_CHARS) if WITH_ANTECEDENT else None)
     second = second or runner or _kind_runner(best, cands, kind, SECOND_MAX_CHARS)
     if second is not None:
@@ -500,16 +502,34 @@ def _antecedent(best: _Candidate, cands: list[_Candidate], room: int) -> _Candid
     return prev if prev is not None and prev.end - prev.start <= room else None
 
 
-def _continuation(best: _Candidate, cands: list[_Candidate], kind: re.Pattern[str] | None,
-                  room: int) -> _Candidate | None:
-    """The sentence right after ``best`` in its passage, when the question asks for a kind of answer that
-    ``best`` does not hold and this one does (``CONTINUATION_KIND``)."""
-    if kind is None or best.kind >= CONTINUATION_KIND:
+def _continuation(best: _Candidate, cands: list[_Candidate], kind: re.Pattern[str] | None, room: int,
+                  citations: list[Citation]) -> _Candidate | None:
+    """The sentence right after ``best`` in its article, when the question asks for a kind of answer that
+    ``best`` does not hold and this one does (``CONTINUATION_KIND``). A "who" question whose ``best`` names
+    nobody reads further: news tells what happened to "a man" or "two captives" before it names them, so the
+    first of the next ``NAME_REACH`` sentences that names someone and speaks of the same man or captives
+    answers it ("In the video, a man ... identifies himself as Roman Zabolotny")."""
+    if kind is None or best.kind >= (1.0 if kind is _PERSON else CONTINUATION_KIND):
         return None
-    after = min((c for c in cands if c.ci == best.ci and c.start >= best.end), key=lambda c: c.start, default=None)
-    if after is None or after.kind < CONTINUATION_KIND or after.end - after.start > room:
-        return None
-    return after
+    after = _read_on(best, cands, citations)
+    if best.kind < CONTINUATION_KIND and after and after[0].kind >= CONTINUATION_KIND \
+            and after[0].end - after[0].start <= room:
+        return after[0]
+    unnamed = person_nouns(best.text) if kind is _PERSON else set()
+    return next((c for c in after[:NAME_REACH] if unnamed and c.kind >= 1.0 and c.end - c.start <= room
+                 and unnamed & person_nouns(c.text)), None)
+
+
+def _read_on(best: _Candidate, cands: list[_Candidate], citations: list[Citation]) -> list[_Candidate]:
+    """The candidates after ``best`` in its article, in reading order, each sentence once (the retrieved
+    passages of an article may overlap or follow one another)."""
+    article, end = citations[best.ci].article_id, citations[best.ci].start + best.end
+    at: dict[int, _Candidate] = {}
+    for c in cands:
+        pos = citations[c.ci].start + c.start
+        if citations[c.ci].article_id == article and pos >= end:
+            at.setdefault(pos, c)
+    return [at[p] for p in sorted(at)]
 
 
 def _kind_runner(best: _Candidate, cands: list[_Candidate], kind: re.Pattern[str] | None,

@@ -103,6 +103,28 @@ NOT_PERSON = frozenset("""state states republic union nations ministry committee
 NOT_PLACE = NOT_PERSON - frozenset("""republic union nations federation kingdom empire street square river sea ocean
     mountains region province county city district east west north south middle central united states caucasus
     asia africa europe america республика республики союз федерации федерация""".split())
+# Nouns news uses for someone before (or instead of) naming them: "a man", "two captives", "the suspect",
+# "задержанный". Read as word keys, so "men" is "man" and "пленных" is "пленный".
+_PERSON_NOUNS = """man woman person boy girl child captive prisoner hostage detainee suspect defendant soldier
+    serviceman servicemen policeman policemen fighter militant gunman gunmen attacker assailant bomber spy recruiter citizen resident victim officer
+    official spokesman spokesmen spokeswoman spokesperson worker driver pilot passenger student journalist reporter leader
+    member supporter volunteer convert
+    мужчина женщина человек люди парень девушка ребенок ребёнок пленный пленник заложник задержанный
+    подозреваемый обвиняемый солдат военнослужащий боевик террорист смертник шпион вербовщик гражданин граждане
+    житель жертва сотрудник офицер представитель водитель пилот пассажир студент журналист лидер член сторонник
+    доброволец"""
+
+
+def person_nouns(text: str) -> set[str]:
+    """The keys of the nouns for people ("a man", "two captives") in ``text``."""
+    return {k for w in words(text) for k in word_keys(w)} & _person_noun_keys()
+
+
+@functools.lru_cache(maxsize=1)
+def _person_noun_keys() -> frozenset[str]:
+    return frozenset(k for w in _PERSON_NOUNS.split() for k in word_keys(w))
+
+
 # A person: two or more capitalised words in a row ("Alexander Bortnikov", "Роман Заболотный").
 PERSON = re.compile(r"\b[A-ZА-ЯЁ][a-zа-яё'’]+(?:[\s-][A-ZА-ЯЁ][a-zа-яё'’]+)+")
 

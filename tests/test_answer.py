@@ -52,6 +52,14 @@ def test_a_second_sentence_when_the_first_may_miss_or_the_next_is_about_as_likel
     assert _second(hopeless[0], hopeless, 300) is None
 
 
+def _passages(*spans: tuple[str, int]):
+    """Citations for passages given as (article id, start in the article)."""
+    from index.answer import Citation
+
+    return [Citation(n=i + 1, article_id=a, title="t", source=None, published=None, date_text=None, url=None,
+                     text="", start=start, end=start + 500, score=1.0, passage_id=i) for i, (a, start) in enumerate(spans)]
+
+
 def test_the_sentence_after_one_lacking_the_asked_kind_comes_with_it_when_it_holds_that_kind():
     """News restates the question in one sentence and answers it in the next: "How long was the video?"
     quoting "A video ... has been released" brings "In the 42-second video ..." after it, and only that one."""
@@ -59,14 +67,47 @@ def test_the_sentence_after_one_lacking_the_asked_kind_comes_with_it_when_it_hol
 
     lead = _Candidate(0, 0, 50, "A video showing two captives has been released.", 0.9, 0.9, 0.0, score=0.6)
     follow = _Candidate(0, 51, 90, "In the 42-second video, two men appeared.", 0.2, 0.5, 1.0, score=0.05)
-    other_passage = _Candidate(1, 51, 90, "The video lasted 42 seconds.", 0.2, 0.5, 1.0, score=0.3)
-    assert _continuation(lead, [lead, other_passage, follow], _MEASURE, 300) is follow
-    assert _continuation(lead, [lead, follow], None, 300) is None  # no kind asked
-    assert _continuation(lead, [lead, follow], _MEASURE, 20) is None  # no room
+    other_article = _Candidate(1, 51, 90, "The video lasted 42 seconds.", 0.2, 0.5, 1.0, score=0.3)
+    cites = _passages(("a", 0), ("b", 0))
+    assert _continuation(lead, [lead, other_article, follow], _MEASURE, 300, cites) is follow
+    assert _continuation(lead, [lead, follow], None, 300, cites) is None  # no kind asked
+    assert _continuation(lead, [lead, follow], _MEASURE, 20, cites) is None  # no room
     holds = _Candidate(0, 0, 50, "A two-minute video has been released.", 0.9, 0.9, 1.0, score=0.6)
-    assert _continuation(holds, [holds, follow], _MEASURE, 300) is None  # the first holds it already
+    assert _continuation(holds, [holds, follow], _MEASURE, 300, cites) is None  # the first holds it already
     plain = _Candidate(0, 51, 90, "Two men appeared in it.", 0.2, 0.5, 0.0, score=0.05)
-    assert _continuation(lead, [lead, plain], _MEASURE, 300) is None  # the next one does not either
+    assert _continuation(lead, [lead, plain], _MEASURE, 300, cites) is None  # the next one does not either
+    # The sentence after may open the article's next retrieved passage (here starting at article offset 51).
+    next_passage = _Candidate(1, 0, 39, "In the 42-second video, two men appeared.", 0.2, 0.5, 1.0, score=0.05)
+    assert _continuation(lead, [lead, next_passage], _MEASURE, 300, _passages(("a", 0), ("a", 51))) is next_passage
+
+
+def test_a_who_question_reads_on_to_the_sentence_that_names_someone():
+    """News tells what happened before naming whom it happened to: a "who" question whose quoted sentence names
+    nobody takes the first of the next few sentences that names a person and speaks of the same thing."""
+    from index.answer import _PERSON, NAME_REACH, _Candidate, _continuation
+
+    def sent(i: int, text: str, kind: float, ci: int = 0) -> _Candidate:
+        return _Candidate(ci, i * 100, i * 100 + 90, text, 0.2, 0.5, kind, score=0.05)
+
+    lead = sent(0, "A video showing two Russian captives has been released; the men were captured in battle.", 0.0)
+    filler = [sent(i, "The footage shows a room with grey walls.", 0.0) for i in range(1, NAME_REACH)]
+    named = sent(NAME_REACH, "In the video, a man identifies himself as Roman Zabolotny.", 1.0)
+    cites = _passages(("a", 0), ("b", 0))
+    assert _continuation(lead, [lead, named, *filler], _PERSON, 300, cites) is named
+    # Someone named in the same words' neighbourhood but not as the man or the captives is not them.
+    unrelated = sent(NAME_REACH, "Critics say Russia backs Syrian President Bashar Assad in the captured city.", 1.0)
+    assert _continuation(lead, [lead, *filler, unrelated], _PERSON, 300, cites) is None
+    too_far = sent(NAME_REACH + 1, named.text, 1.0)
+    assert _continuation(lead, [lead, *filler, sent(NAME_REACH, filler[0].text, 0.0), too_far], _PERSON, 300,
+                         cites) is None
+    elsewhere = sent(1, named.text, 1.0, ci=1)
+    assert _continuation(lead, [lead, elsewhere], _PERSON, 300, cites) is None  # another article
+    from index.answer import _MEASURE
+    assert _continuation(lead, [lead, *filler, named], _MEASURE, 300, cites) is None  # only "who" reads on
+    ru_lead = sent(0, "В Москве задержан мужчина, подозреваемый в вербовке.", 0.0)
+    ru_named = sent(2, "Задержанным оказался Иван Петров из Казани.", 1.0)
+    assert _continuation(ru_lead, [ru_lead, sent(1, "Его доставили в отдел.", 0.0), ru_named], _PERSON, 300,
+                         cites) is ru_named
 
 
 @pytest.mark.parametrize("question", [

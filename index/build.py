@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 # 5: MinHash signatures from word hashes (the stored ones of format 4 do not compare with them);
 # 6: WAL databases updated in place, vector files named by generation; 7: stored MinHash band keys;
 # 8: keyword postings ranked by index.postings; 9: more English irregular forms joined ("shown" -> show)
-INDEX_FORMAT = "9"
+INDEX_FORMAT = "10"
 CHUNK_CHARS = 900
 EMBED_BATCH = 1024
 BATCH_CHARS = 2_000_000  # article text chunked, embedded and written at a time (a longer article: alone)

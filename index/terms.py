@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import Stemmer
 
-from index.dates import DateMention, find_dates
+from index.dates import DateMention, PartialDate, find_dates
 
 _WORD = re.compile(r"\w+(?:['’]\w+)?", re.U)
 _CYRILLIC = re.compile(r"[а-яё]", re.I)
@@ -195,19 +195,35 @@ def text_keys(text: str) -> set[str]:
     return out
 
 
-def date_tokens(mention: DateMention, prefix: str = "") -> list[str]:
-    """Canonical tokens for a date: ``dm1019`` (day and month), ``m10``, ``y2015``, ``ym201510``."""
+def date_tokens(mention: DateMention, prefix: str = "", published: PartialDate | None = None) -> list[str]:
+    """Canonical tokens for a date: ``dm1019`` (day and month), ``m10``, ``y2015``, ``ym201510``.
+
+    A month without a year takes the year of the article's ``published`` date when that says which (the
+    October an article of 3 December 2015 speaks of is October 2015; one of July 2015 means 2014); with no
+    year to be had it gets ``mu10`` (October of a year unknown), which a question about October 2015 also
+    matches, as it cannot tell.
+    """
     d = mention.date
+    year = d.year or _year_of_month(d.month, published)
     out = []
     if d.month and d.day:
         out.append(f"{prefix}dm{d.month:02d}{d.day:02d}")
     if d.month:
         out.append(f"{prefix}m{d.month:02d}")
-    if d.year:
-        out.append(f"{prefix}y{d.year}")
+    if year:
+        out.append(f"{prefix}y{year}")
         if d.month:
-            out.append(f"{prefix}ym{d.year}{d.month:02d}")
+            out.append(f"{prefix}ym{year}{d.month:02d}")
+    elif d.month:
+        out.append(f"{prefix}mu{d.month:02d}")
     return out
+
+
+def _year_of_month(month: int | None, published: PartialDate | None) -> int | None:
+    """The year of a month an article names without one: the last such month up to its publication."""
+    if not month or published is None or not published.year or not published.month:
+        return None
+    return published.year if month <= published.month else published.year - 1
 
 
 PUBLISHED = "p"  # prefix of the tokens that say when the article was published
@@ -219,17 +235,25 @@ def index_terms(text: str, published: str | None = None, date_text: str | None =
     keys: list[str] = []
     for w in words(text):
         keys.extend(word_keys(w))
+    own = _published_date(published, date_text)
     for mention in find_dates(text):
-        keys.extend(date_tokens(mention))
+        keys.extend(date_tokens(mention, published=own.date if own else None))
     keys.extend(_published_tokens(published, date_text))
     return " ".join(keys)
 
 
 @functools.lru_cache(maxsize=4096)
+def _published_date(published: str | None, date_text: str | None) -> DateMention | None:
+    """An article's own date: its published date, else the (partial) date its dateline gives."""
+    meta = find_dates(published or "") or find_dates(date_text or "")
+    return meta[0] if meta else None
+
+
+@functools.lru_cache(maxsize=4096)
 def _published_tokens(published: str | None, date_text: str | None) -> tuple[str, ...]:
     """The tokens of an article's own date (the same for each of its passages)."""
-    meta = find_dates(published or "") or find_dates(date_text or "")
-    return tuple(date_tokens(meta[0], PUBLISHED)) if meta else ()
+    own = _published_date(published, date_text)
+    return tuple(date_tokens(own, PUBLISHED)) if own else ()
 
 
 @dataclass(frozen=True)
@@ -255,13 +279,15 @@ def fts_expression(terms: list[QueryTerm]) -> str | None:
 def date_query_tokens(mention: DateMention) -> tuple[str, ...]:
     """What a date in a question matches: passages stating it, and articles published then.
 
-    The most specific token only: "19 October" matches ``dm1019``, not every October date.
+    The most specific token only: "19 October" matches ``dm1019``, not every October date; "October
+    2015" matches October 2015 and an October whose year the articles do not give, not October 2014.
     """
     d = mention.date
     if d.month and d.day:
         base = f"dm{d.month:02d}{d.day:02d}"
-    elif d.month and d.year:
-        base = f"ym{d.year}{d.month:02d}"
+    elif d.month and d.year:  # also a month the articles give no year for: it may be this one
+        return (f"ym{d.year}{d.month:02d}", f"{PUBLISHED}ym{d.year}{d.month:02d}", f"mu{d.month:02d}",
+                f"{PUBLISHED}mu{d.month:02d}")
     elif d.month:
         base = f"m{d.month:02d}"
     elif d.year:

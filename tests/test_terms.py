@@ -49,6 +49,25 @@ def test_passage_terms_carry_date_tokens_and_the_article_date():
     terms = index_terms("19 October in Moscow detained 22 people", published=None, date_text="October 21").split()
     assert "dm1019" in terms and "m10" in terms and "pdm1021" in terms
     assert "y2015" not in terms, "a year the article does not state is not invented"
+    assert "mu10" in terms and "pmu10" in terms, "an October of a year unknown"
+
+
+def test_a_month_without_a_year_takes_it_from_the_article_date():
+    """The October an article of 3 December 2015 speaks of is October 2015; the December of an article of
+    3 July 2015 is December 2014. A question about a month and year matches those, and months the articles
+    give no year for (they may be that one), not the same month of another stated year."""
+    from index.terms import date_query_tokens
+
+    terms = set(index_terms("A plane was bombed in mid-October; in December it began", "2015-12-03", None).split())
+    assert {"ym201510", "ym201512", "y2015"} <= terms and not any(t.startswith("mu") for t in terms)
+    terms = set(index_terms("In December it began, in May it ended", "2015-07-03", None).split())
+    assert {"ym201412", "ym201505"} <= terms
+    (asked,) = find_dates("What happened in October 2015?")
+    keys = set(date_query_tokens(asked))
+    assert keys & set(index_terms("It was bombed in mid-October.", "2015-12-03", None).split())
+    assert keys & set(index_terms("On 11 October they were detained.", None, "October 21").split())
+    assert not keys & set(index_terms("In October 2014 they were detained.", None, None).split())
+    assert not keys & set(index_terms("In October they were detained.", "2016-12-01", None).split())
 
 
 def test_question_terms_drop_stop_words_and_framing_in_both_languages():

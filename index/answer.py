@@ -440,7 +440,7 @@ def compose(
     states_day = day_only and (citations[best.ci].article_dated or bool(_stated_dates(query, best.text) & query.date_tokens))
     if confidence < (calibration.threshold(model) if min_confidence is None else min_confidence) and not states_day:
         return Answer(question, False, NOT_FOUND, [], confidence=confidence, ranked=ranked, features=features)
-    weights = key_weights(query)
+    weights = _focus(query, best, MAX_ANSWER_CHARS - 12)
     picked = [(best.ci, *clip(citations[best.ci].text, best.start, best.end, weights, MAX_ANSWER_CHARS - 12))]
     clipped = {picked[0]: (picked[0][1] > best.start, picked[0][2] < best.end)}
     runner = _second(best, cands, SECOND_MAX_CHARS)
@@ -455,6 +455,24 @@ def compose(
     result = _render(question, citations, picked, clipped, confidence, ranked)
     result.features = features
     return result
+
+
+def _focus(query: Query, best: _Candidate, limit: int) -> dict[str, float]:
+    """What a sentence too long to quote whole is clipped around: the question's word keys, and, for a
+    sentence in another language, the words that hold the question's words in translation ("Что сказал
+    Бортников о беженцах?" keeps "... transporting refugees ..." of a 500-character sentence)."""
+    weights = key_weights(query)
+    if not best.via or best.end - best.start <= limit:
+        return weights
+    try:
+        (found,) = bridge_mod.bundled().matches(list(best.via), [best.text])
+    except Exception:  # noqa: BLE001 -- clipping around the question's own words still quotes verbatim
+        log.exception("cross-language word matching failed; clipping without it")
+        return weights
+    for term, (word, strength) in found.items():
+        key = stem(word)
+        weights[key] = weights.get(key, 0.0) + query.weights.get(term, 0.0) * strength
+    return weights
 
 
 def unknown_people(query: Query) -> list[UnknownName]:

@@ -78,8 +78,12 @@ class Bridge:
 
     def held(self, terms: list[QueryTerm], texts: list[str]) -> list[dict[QueryTerm, float]]:
         """For each text, how surely (0..1) it holds each term through a word in another script than the term's."""
+        return [{t: st for t, (_, st) in found.items()} for found in self.matches(terms, texts)]
+
+    def matches(self, terms: list[QueryTerm], texts: list[str]) -> list[dict[QueryTerm, tuple[str, float]]]:
+        """For each text, the word in another script that holds each term it holds, and how surely (0..1)."""
         asked = [t for t in terms if not t.is_date and t.text.isalpha()]
-        out: list[dict[QueryTerm, float]] = [{} for _ in texts]
+        out: list[dict[QueryTerm, tuple[str, float]]] = [{} for _ in texts]
         if not asked:
             return out
         content = [[w for w in dict.fromkeys(fold(x) for x in words(text))
@@ -101,10 +105,11 @@ class Bridge:
                 other = cols[wscript[cols] != s]
                 if not other.size:
                     continue
-                strength = np.clip((sims[np.ix_(rows, other)].max(1) - LOW) / (HIGH - LOW), 0.0, 1.0)
-                for qi, st in zip(rows.tolist(), strength.tolist()):
+                block = sims[np.ix_(rows, other)]
+                strength = np.clip((block.max(1) - LOW) / (HIGH - LOW), 0.0, 1.0)
+                for qi, j, st in zip(rows.tolist(), block.argmax(1).tolist(), strength.tolist()):
                     if st > 0:
-                        out[i][asked[qi]] = st
+                        out[i][asked[qi]] = (vocab[int(other[j])], st)
         return out
 
 

@@ -492,6 +492,29 @@ def test_a_question_word_is_held_in_translation():
     assert held[2] == {}, "same-script words are matched by their stems, not here"
 
 
+def test_a_long_sentence_in_another_language_is_clipped_around_the_words_held_in_translation():
+    """A Russian question quoting a 500-character English sentence keeps the part with the English word for
+    the question's word ("беженцах": "refugees"), not just its opening."""
+    from index.answer import MAX_ANSWER_CHARS, _Candidate, _focus, clip
+    from index.bridge import bundled
+    from index.query import analyse
+
+    text = ("October 13, at the visiting session of the National antiterrorist Committee in Nalchik its Chairman, "
+            "FSB Director Alexander Bortnikov said that due to successful actions of Syrian government forces "
+            "with the support of the Armed forces of Russia, which led to the dispersion of a number of large "
+            "gatherings of militants, there is information on the efforts of terrorists trying to leave the "
+            "combat zone and using established corridors transporting refugees to infiltrate Europe and Asia, "
+            "as well as in Russia, for the purpose of conducting terrorist attacks.")
+    query = analyse("Что говорили о беженцах?", lambda keys: {k: 1 for k in keys}, 10)
+    (found,) = bundled().matches(list(query.weights), [text])
+    assert [w for w, _ in found.values()] == ["refugees"]
+    best = _Candidate(0, 0, len(text), text, 0.3, 0.5, 0.0, via={t: st for t, (_, st) in found.items()})
+    lo, hi = clip(text, 0, len(text), _focus(query, best, MAX_ANSWER_CHARS), MAX_ANSWER_CHARS)
+    assert "refugees" in text[lo:hi]
+    lo, hi = clip(text, 0, len(text), _focus(query, _Candidate(0, 0, len(text), text, 0.3, 0.5, 0.0), 400), 400)
+    assert "refugees" not in text[lo:hi], "without the words held in translation the opening is kept"
+
+
 def test_someone_the_articles_do_not_name_is_declined_with_whom_they_do(corpus_engine):
     result = corpus_engine.ask("Who is Magomed Petrov?")
     assert not result.found and not result.citations

@@ -30,9 +30,9 @@ def cli() -> None:
     """
 
 
-def _ask_one(engine: "Engine", question: str, k: int) -> dict[str, Any]:
+def _ask_one(engine: "Engine", question: str, k: int, previous: str | None = None) -> dict[str, Any]:
     try:
-        return engine.ask(question, k=k).to_dict()
+        return engine.ask(question, k=k, previous=previous).to_dict()
     except NewsQAError as e:
         shown = question if len(question) <= 200 else question[:200] + "…"
         return {"question": shown, "found": False, "answer": "", "citations": [], "error": str(e)}
@@ -42,9 +42,11 @@ def _ask_one(engine: "Engine", question: str, k: int) -> dict[str, Any]:
 @click.argument("question", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
 @click.option("-k", "k", type=click.IntRange(1, 50), default=None, help="How many passages to retrieve (default: NEWSQA_TOP_K).")
+@click.option("--previous", default=None, metavar="TEXT",
+              help="The question asked before, for a follow-up such as 'Where is he from?'.")
 @click.pass_context
 @_guard
-def ask_cmd(ctx: click.Context, question: str | None, as_json: bool, k: int | None) -> None:
+def ask_cmd(ctx: click.Context, question: str | None, as_json: bool, k: int | None, previous: str | None) -> None:
     """Answer QUESTION from the articles, quoting them with numbered citations.
 
     With no QUESTION and standard input not a terminal, read one question per line and
@@ -54,6 +56,7 @@ def ask_cmd(ctx: click.Context, question: str | None, as_json: bool, k: int | No
     Examples:
         newsqa ask "Who was detained in Moscow in October?"
         newsqa ask --json -k 3 "Who is Magomed Khasayev?"
+        newsqa ask --previous "Who is Roman Zabolotny?" "Where is he from?"
         printf 'Who is Roman Zabolotny?\\n' | newsqa ask
     """
     settings = _settings(ctx)
@@ -61,6 +64,8 @@ def ask_cmd(ctx: click.Context, question: str | None, as_json: bool, k: int | No
     if question is None:
         if sys.stdin.isatty():
             raise click.UsageError("give a QUESTION, or pipe questions on standard input, one per line")
+        if previous is not None:
+            raise click.UsageError("--previous goes with one QUESTION, not with questions on standard input")
         engine = open_engine(settings)
         for line in sys.stdin:
             if line.strip():
@@ -68,14 +73,14 @@ def ask_cmd(ctx: click.Context, question: str | None, as_json: bool, k: int | No
         return
     engine = open_engine(settings)
     if as_json:
-        result = _ask_one(engine, question, k)
+        result = _ask_one(engine, question, k, previous)
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         if "error" in result:
             ctx.exit(1)
         return
     from index.render import render_answer
 
-    click.echo(render_answer(engine.ask(question, k=k)))
+    click.echo(render_answer(engine.ask(question, k=k, previous=previous)))
 
 
 HISTORY_LINES = 1000

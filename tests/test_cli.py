@@ -53,6 +53,14 @@ def test_piped_questions_print_one_json_object_per_line(env, fake):
     assert "error" in lines[2] and "characters" in lines[2]["error"] and lines[2]["found"] is False
 
 
+def test_ask_takes_the_previous_question_for_a_follow_up(env, fake):
+    result = run(["ask", "--json", "--previous", "Who was detained in Moscow on 19 October?", "And on 11 October?"], env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["resolved_question"] == "Who was detained in Moscow on 11 October?"
+    result = run(["ask", "--previous", "Who was detained in Moscow?"], env, input="And in Nalchik?\n")
+    assert result.exit_code == 2 and "--previous goes with one QUESTION" in result.output
+
+
 def test_readable_answer_lists_numbered_sources(env, fake):
     result = run(["ask", "Moscow detained October"], env)
     assert result.exit_code == 0

@@ -122,11 +122,12 @@ def fts_filled_last(db: sqlite_utils.Database) -> Iterator[None]:
 
 
 def band_rows(article_ids: list[str], signatures: np.ndarray) -> list[tuple[int, int, str]]:
-    """``minhash_bands`` rows of these articles (signatures: one row each)."""
+    """``minhash_bands`` rows of these articles (signatures: one row each), in the table's key order: a
+    batch's rows then go into its B-tree page after page rather than all over it."""
     from index.dedupe import band_keys
 
     keys = band_keys(signatures) if len(article_ids) else np.zeros((0, 0), np.int64)
-    return [(b, int(k), aid) for aid, row in zip(article_ids, keys.tolist()) for b, k in enumerate(row)]
+    return sorted((b, int(k), aid) for aid, row in zip(article_ids, keys.tolist()) for b, k in enumerate(row))
 
 
 def migrate(db: sqlite_utils.Database) -> None:

@@ -397,6 +397,10 @@ def compose(
     sentences (default: the shipped reader)."""
     question = query.text
     ranked = list(dict.fromkeys(h.article_id for h in hits))
+    days = [d for d in query.dates if d.date.day]
+    day_only = bool(days) and all(t.is_date for t in query.weights)
+    if day_only:  # "What happened on 13 October?": an article of that day is told from its lead
+        hits = _leads_first(hits)
     citations = [Citation(n=i + 1, article_id=h.article_id, title=h.title, source=h.source,
                           published=h.published, date_text=h.date_text, url=h.url, text=h.text,
                           start=h.start, end=h.end, score=h.score, passage_id=h.passage_id,
@@ -408,7 +412,6 @@ def compose(
     unknown = unknown_people(query)
     if unknown:  # another person with a name in common is not who was asked about
         return Answer(question, False, unknown_names_message(unknown), [], ranked=ranked)
-    days = [d for d in query.dates if d.date.day]
     if days and not any(h.date_match for h in hits[:SENTENCE_PASSAGES]):
         named = ", ".join(d.label() for d in days)
         return Answer(question, False, f"None of the articles that match this question mention {named}. "
@@ -424,8 +427,7 @@ def compose(
         c.score = calibration.score(entry, x)  # P(this sentence holds the answer)
     order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
     cands = [cands[i] for i in order]
-    day_only = bool(days) and all(t.is_date for t in query.weights)
-    if day_only:  # "What happened on 13 October?"
+    if day_only:
         lead = _day_sentence(query, cands, citations)
         cands = [lead] + [c for c in cands if c is not lead] if lead is not None else cands
     best = cands[0]
@@ -497,6 +499,19 @@ def passage_coverage(query: Query, citations: list[Citation], cands: list[_Candi
                 for t, v in cand.via.items():
                     via[t] = max(via.get(t, 0.0), v)
         out.append(coverage(query, c.text, c.article_dated, via))
+    return out
+
+
+def _leads_first(hits: list[Hit]) -> list[Hit]:
+    """``hits`` with the passages of each article published on the asked day in reading order, where the
+    article's best one stood: all of its passages match the day alike, and only the question's other
+    words, when it has none, would order them."""
+    by_article: dict[str, list[Hit]] = {}
+    for h in hits:
+        by_article.setdefault(h.article_id, []).append(h)
+    out: list[Hit] = []
+    for group in by_article.values():
+        out.extend(sorted(group, key=lambda h: h.start) if all(h.article_date_match for h in group) else group)
     return out
 
 

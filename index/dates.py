@@ -18,6 +18,8 @@ MONTH_NAMES = [
     "", "January", "February", "March", "April", "May", "June", "July", "August",
     "September", "October", "November", "December",
 ]
+_RU_GENITIVE = ["", "января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
+                "октября", "ноября", "декабря"]
 _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 
@@ -108,6 +110,8 @@ def parse_iso_or_text(value: object) -> PartialDate | None:
 _RU_MONTHS = {
     "январ": 1, "феврал": 2, "март": 3, "апрел": 4, "ма": 5, "июн": 6, "июл": 7, "август": 8,
     "сентябр": 9, "октябр": 10, "ноябр": 11, "декабр": 12,
+    # abbreviated, after a day: "19 окт.", "3 сент. 2015 г."
+    "янв": 1, "фев": 2, "мар": 3, "апр": 4, "авг": 8, "сен": 9, "окт": 10, "ноя": 11, "дек": 12,
 }
 _RU_MONTH = (r"(?P<ru>(?:январ|феврал|апрел|июн|июл|сентябр|октябр|ноябр|декабр)(?:ь|я|е|ю|ём|ем)"
              r"|(?:март|август)(?:а|е|у|ом)?|ма(?:й|я|е|ю|ем))")
@@ -117,10 +121,15 @@ _YEAR_WORDS = r"(?:\s*(?:г\.|года|году|год|гг\.))?"
 # Each pattern with where it can begin: at a digit that follows no digit ("digit"), or at the start of
 # an English or a Russian month word. find_dates tries a pattern only there (see _starts).
 _DATE_PATTERNS = [
-    # 2015-10-19
-    ("iso", "digit", re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>\d\d)-(?P<day>\d\d)(?!\d)")),
+    # 2015-10-19, 2015/10/19, 2015.10.19
+    ("iso", "digit", re.compile(r"\b(?P<year>(?:19|20)\d\d)(?P<sep>[-/.])(?P<month>\d\d)(?P=sep)(?P<day>\d\d)(?!\d)")),
     # 19.10.2015, 19/10/2015 (day first unless impossible)
     ("num", "digit", re.compile(r"\b(?P<a>\d{1,2})[/.](?P<b>\d{1,2})[/.](?P<year>(?:19|20)\d\d)\b")),
+    # 19.10.15: two-digit day, month and year, with dots only (as Russian writes it; "1.2.3" is no date)
+    ("num", "digit", re.compile(r"\b(?P<a>\d\d)\.(?P<b>\d\d)\.(?P<yy>\d\d)(?![\d]|[.,]\d)")),
+    # 19 окт., 3 сент. 2015 г.
+    ("dm", "digit", re.compile(r"\b(?P<day>\d{1,2})\s+(?P<ru>янв|фев|мар|апр|июн|июл|авг|сент?|окт|нояб?|дек)\.?(?!\w)"
+                               rf"(?:\s+(?P<year>(?:19|20)\d\d){_YEAR_WORDS})?", re.I)),
     # Sept. 30, 2015 / October 19th / Oct 19
     ("md", "en", re.compile(rf"\b{_EN_ANY}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<year>(?:19|20)\d\d)\b)?", re.I)),
     # 30 September 2015 / 19 October / 19th of October
@@ -180,6 +189,12 @@ class DateMention:
     end: int
     date: PartialDate
 
+    def in_words(self, russian: bool = False) -> str:
+        """The date with its month in words, as a sentence would say it ("19 October 2015", "19 октября")."""
+        d = self.date
+        month = (_RU_GENITIVE[d.month] if russian else MONTH_NAMES[d.month]) if d.month else ""
+        return " ".join(str(p) for p in (d.day, month, d.year) if p)
+
     def label(self) -> str:
         """How an answer names the date it used, e.g. ``19 October`` or ``19 October 2015``."""
         d = self.date
@@ -215,6 +230,9 @@ def find_dates(text: str) -> list[DateMention]:
     for kind, anchor, pattern in _DATE_PATTERNS:
         for m in _matches(pattern, text, starts[anchor]):
             year = int(m["year"]) if m.groupdict().get("year") else None
+            if m.groupdict().get("yy"):
+                yy = int(m["yy"])
+                year = 2000 + yy if yy < 70 else 1900 + yy
             if kind == "num":
                 a, b = int(m["a"]), int(m["b"])
                 day, month = (a, b) if a > 12 or b <= 12 else (b, a)
@@ -234,7 +252,36 @@ def find_dates(text: str) -> list[DateMention]:
         if out and mention.start < out[-1].end:
             continue
         out.append(mention)
-    return out
+    return _with_ranges(text, out)
+
+
+# The other day of a range or pair: "19-20 октября", "11 and 19 October", "с 11 по 19 октября" (before a
+# day-month date) or "October 11-19" (after a month-day one).
+_DAY_BEFORE = re.compile(r"(?<![\d.,/:])(?P<day>\d{1,2})(?:st|nd|rd|th|-?го)?"
+                         r"(?:[-–—]|\s*[–—]\s*|\s+(?:to|and|or|и|или|по|до)\s+)$", re.I)
+_DAY_AFTER = re.compile(r"(?:[-–—]|\s*[–—]\s*|\s+(?:to|and|or)\s+)(?P<day>\d{1,2})(?:st|nd|rd|th)?\b(?![.,/:]\d)",
+                        re.I)
+
+
+def _with_ranges(text: str, mentions: list[DateMention]) -> list[DateMention]:
+    """``mentions`` and the days that share their month in a range or pair, in order."""
+    extra: list[DateMention] = []
+    for i, d in enumerate(mentions):
+        if not (d.date.month and d.date.day):
+            continue
+        lo = mentions[i - 1].end if i else 0
+        if text[d.start].isdigit():  # "19 October": a day before it
+            m = _DAY_BEFORE.search(text, max(lo, d.start - 16), d.start)
+            if m and _valid(d.date.year, d.date.month, int(m["day"])):
+                extra.append(DateMention(m.start(), m.start() + len(m["day"]),
+                                         PartialDate(d.date.year, d.date.month, int(m["day"]))))
+        else:  # "October 11": a day after it
+            hi = mentions[i + 1].start if i + 1 < len(mentions) else len(text)
+            m = _DAY_AFTER.match(text, d.end, hi)
+            if m and _valid(d.date.year, d.date.month, int(m["day"])):
+                extra.append(DateMention(m.start("day"), m.end("day"),
+                                         PartialDate(d.date.year, d.date.month, int(m["day"]))))
+    return sorted(mentions + extra, key=lambda d: d.start) if extra else mentions
 
 
 def _may_is_month(text: str, at: int) -> bool:

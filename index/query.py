@@ -84,8 +84,13 @@ class Query:
         return {k for t in self.terms if t.is_date for k in t.keys}
 
     def dense_text(self) -> str:
-        """The question for the embedding model, with corrected words put in."""
+        """The question for the embedding model, with corrected words put in and dates written in figures
+        written in words ("19.10.15" as "19 October 2015"): the model reads words, and every form of a date
+        should find what the worded one finds."""
         text = self.text
+        for d in reversed(self.dates):
+            if d.date.month and not any(ch.isalpha() for ch in text[d.start : d.end]):
+                text = text[: d.start] + d.in_words(russian=self.script == "cyrillic") + text[d.end :]
         for c in self.corrections:
             if c.shown:
                 text = re.sub(rf"\b{re.escape(c.typed)}\b", c.shown, text)

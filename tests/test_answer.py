@@ -515,6 +515,29 @@ def test_a_long_sentence_in_another_language_is_clipped_around_the_words_held_in
     assert "refugees" not in text[lo:hi], "without the words held in translation the opening is kept"
 
 
+def test_an_article_of_the_asked_day_is_told_from_its_lead():
+    """"What happened on 3 December?": every passage of an article published that day matches the day alike,
+    so the article's passages go in reading order, where its best one stood; other articles keep theirs."""
+    from index.answer import _leads_first
+    from index.search import Hit
+
+    def hit(article, start, dated):
+        return Hit(start, article, 1.0, 1, 1.0, 1, 1.0, "x", start, start + 100, "t", None, None, None, None,
+                   date_match=True, article_date_match=dated)
+
+    hits = [hit("day", 900, True), hit("other", 500, False), hit("day", 0, True), hit("other", 0, False)]
+    assert [(h.article_id, h.start) for h in _leads_first(hits)] == [("day", 0), ("day", 900), ("other", 500),
+                                                                     ("other", 0)]
+
+
+@pytest.mark.parametrize("question", ["What happened on 3 December 2015?", "What happened on 2015/12/03?",
+                                      "What happened on 03.12.15?", "Что произошло 3 дек. 2015 г.?"])
+def test_every_form_of_a_day_gets_the_lead_of_that_days_article(corpus_engine, question):
+    result = corpus_engine.ask(question)
+    assert result.found and result.dates == ["3 December 2015"]
+    assert "released a video in which a Russian-speaking man confesses" in result.answer
+
+
 def test_someone_the_articles_do_not_name_is_declined_with_whom_they_do(corpus_engine):
     result = corpus_engine.ask("Who is Magomed Petrov?")
     assert not result.found and not result.citations

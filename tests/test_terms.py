@@ -34,6 +34,15 @@ def test_english_word_forms_meet_including_irregular_ones():
     ("Oct. 19th, 2015", [(2015, 10, 19)]),
     ("May I ask what happened in May?", [(None, 5, None)]),
     ("31 February: no such day, the month stays", [(None, 2, None)]),
+    ("on 2015/10/19 and 2015.10.21", [(2015, 10, 19), (2015, 10, 21)]),
+    ("19.10.15, not version 1.2.3", [(2015, 10, 19)]),
+    ("19 окт. и 3 сент. 2015 г.", [(None, 10, 19), (2015, 9, 3)]),
+    # both days of a range or pair, each with the month
+    ("19-20 октября", [(None, 10, 19), (None, 10, 20)]),
+    ("с 11 по 19 октября", [(None, 10, 11), (None, 10, 19)]),
+    ("between 11 and 19 October 2015", [(2015, 10, 11), (2015, 10, 19)]),
+    ("October 11-19", [(None, 10, 11), (None, 10, 19)]),
+    ("Room 5 - 19 October", [(None, 10, 19)]),
 ])
 def test_dates_in_every_common_form(text, expected):
     got = [(m.date.year, m.date.month, m.date.day) for m in find_dates(text)]
@@ -166,6 +175,7 @@ def test_date_patterns_tried_at_their_anchors_find_what_a_full_scan_finds():
         "On 19 October 2015 (19.10.2015, 2015-10-19) and Oct. 19th, in May 2015 and may 20, a2015 x19 October",
         "В мае 2015 года, 19-го октября, в марте 2014 г. машина; декабрь; 31/12/2015 and 12/31/2015, 1,2015",
         "Sept. 30, 2015: nothing on 3.14.2015, 1999 or 20155; MARCH 3; march; Jan 1 2020; 1 jan",
+        "2015/10/19, 2015.10.19, 2015-10/19, 19.10.15, 1.2.3, 19 окт., 3 сент. 2015 г., сенат 19 сент",
     ]
     for text in samples:
         starts = dates._starts(text)

@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 # 4: an 8-bit inverted file from 20,000 passages, updated in place of a rebuild;
 # 5: MinHash signatures from word hashes (the stored ones of format 4 do not compare with them);
 # 6: WAL databases updated in place, vector files named by generation; 7: stored MinHash band keys;
-# 8: keyword postings ranked by index.postings; 9: more English irregular forms joined ("shown" -> show)
+# 8: keyword postings ranked by index.postings; 9: more English irregular forms joined ("shown" -> show);
+# 10: a month named without a year dated from its article, more date forms, multiply-shift MinHash
 INDEX_FORMAT = "10"
 CHUNK_CHARS = 900
 EMBED_BATCH = 1024

@@ -106,9 +106,9 @@ NOT_PLACE = NOT_PERSON - frozenset("""republic union nations federation kingdom 
 # Nouns news uses for someone before (or instead of) naming them: "a man", "two captives", "the suspect",
 # "задержанный". Read as word keys, so "men" is "man" and "пленных" is "пленный".
 _PERSON_NOUNS = """man woman person boy girl child captive prisoner hostage detainee suspect defendant soldier
-    serviceman servicemen policeman policemen fighter militant gunman gunmen attacker assailant bomber spy recruiter citizen resident victim officer
-    official spokesman spokesmen spokeswoman spokesperson worker driver pilot passenger student journalist reporter leader
-    member supporter volunteer convert
+    serviceman servicemen policeman policemen fighter militant gunman gunmen attacker assailant bomber spy
+    recruiter citizen resident victim officer official spokesman spokesmen spokeswoman spokesperson worker
+    driver pilot passenger student journalist reporter leader member supporter volunteer convert
     мужчина женщина человек люди парень девушка ребенок ребёнок пленный пленник заложник задержанный
     подозреваемый обвиняемый солдат военнослужащий боевик террорист смертник шпион вербовщик гражданин граждане
     житель жертва сотрудник офицер представитель водитель пилот пассажир студент журналист лидер член сторонник

@@ -306,7 +306,9 @@ class Engine:
         query, snap, qvec, resolved, keyword = self._prepare(question, previous, depth_for(k))
         db = snap.db()
         hits = hybrid_search(db, snap.index, qvec, query, k, keyword=keyword.result)
-        sentences = store.sentences_of(db, [h.passage_id for h in hits[: answer_mod.SENTENCE_PASSAGES]])
+        # Every hit's stored sentences: the answer reads the first SENTENCE_PASSAGES after it may have put an
+        # article's passages in reading order (a question asking only what happened on its day).
+        sentences = store.sentences_of(db, [h.passage_id for h in hits])
         result = answer_mod.compose(query, hits, qvec, self.embedder.encode_documents, sentences,
                                     model=str(snap.meta.get("model", "")), min_confidence=self.min_confidence,
                                     read=self.reader.score)

@@ -139,6 +139,9 @@ def test_analyse_weights_and_corrections():
     ("And in 2014?", "How many were detained in 2015?", "How many were detained in 2014?"),
     ("And in Nalchik?", "Who was detained in October?", "Who was detained in October in Nalchik?"),
     ("And Peskov?", "What did Putin say about the plane?", "What did Putin say about the plane Peskov?"),
+    # the previous question's date stays a date, whatever its form
+    ("Where is he from?", "Who was detained in Moscow on 19.10.15?", "Where is he from (detained Moscow 19 October 2015)?"),
+    ("Откуда он?", "Кого задержали в Москве 19.10.2015?", "Откуда он (задержали Москве 19 октября 2015)?"),
 ])
 def test_follow_ups_are_resolved_against_the_previous_question(question, previous, expected):
     assert resolve_followup(question, previous) == expected

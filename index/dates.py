@@ -255,6 +255,17 @@ def find_dates(text: str) -> list[DateMention]:
     return _with_ranges(text, out)
 
 
+def spell_months(text: str, russian: bool = False, figures_only: bool = False,
+                 mentions: list[DateMention] | None = None) -> str:
+    """``text`` with each date that has a month written with the month in words ("19.10.15" -> "19 October
+    2015"; "19 октября" for ``russian``); with ``figures_only``, only dates written in figures.
+    ``mentions``: the dates of ``text`` when already found."""
+    for d in reversed(find_dates(text) if mentions is None else mentions):
+        if d.date.month and not (figures_only and any(ch.isalpha() for ch in text[d.start : d.end])):
+            text = text[: d.start] + d.in_words(russian) + text[d.end :]
+    return text
+
+
 # The other day of a range or pair: "19-20 октября", "11 and 19 October", "с 11 по 19 октября" (before a
 # day-month date) or "October 11-19" (after a month-day one).
 _DAY_BEFORE = re.compile(r"(?<![\d.,/:])(?P<day>\d{1,2})(?:st|nd|rd|th|-?го)?"

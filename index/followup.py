@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from index.dates import find_dates
+from index.dates import find_dates, spell_months
 from index.text import STOPWORDS
 
 _PRONOUNS = {
@@ -100,15 +100,6 @@ def points_to_person(question: str) -> bool:
     return bool(_ONE_PERSON.search(question)) and is_followup(question)
 
 
-def _dates_in_words(text: str) -> str:
-    """``text`` with each date it states written with its month in words ("19.10.15" -> "19 October 2015")."""
-    russian = bool(re.search(r"[а-яё]", text, re.I))
-    for d in reversed(find_dates(text)):
-        if d.date.month:
-            text = text[: d.start] + d.in_words(russian) + text[d.end :]
-    return text
-
-
 def resolve_followup(question: str, previous: str, person: str | None = None) -> str | None:
     """The follow-up rewritten to stand alone, or None when ``question`` already does.
 
@@ -131,7 +122,7 @@ def resolve_followup(question: str, previous: str, person: str | None = None) ->
         return f"{previous.rstrip('?!. ')} {fragment}?"
     # "Where is he from?": keep the new question, add what the previous one was about (its dates in words,
     # so that "19.10.15" is still a date there, not the numbers 19, 10 and 15).
-    subject = " ".join(_content(_dates_in_words(previous)))
+    subject = " ".join(_content(spell_months(previous, russian=bool(re.search(r"[а-яё]", previous, re.I)))))
     body = body.rstrip("?!. ")
     if person:
         m = _ONE_PERSON.search(body)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from index.dates import DateMention, find_dates
+from index.dates import DateMention, find_dates, spell_months
 from index.terms import QueryTerm, date_query_tokens, fold, persons, script, synonym_keys, word_keys, words
 from index.text import STOPWORDS
 
@@ -87,10 +87,7 @@ class Query:
         """The question for the embedding model, with corrected words put in and dates written in figures
         written in words ("19.10.15" as "19 October 2015"): the model reads words, and every form of a date
         should find what the worded one finds."""
-        text = self.text
-        for d in reversed(self.dates):
-            if d.date.month and not any(ch.isalpha() for ch in text[d.start : d.end]):
-                text = text[: d.start] + d.in_words(russian=self.script == "cyrillic") + text[d.end :]
+        text = spell_months(self.text, self.script == "cyrillic", figures_only=True, mentions=self.dates)
         for c in self.corrections:
             if c.shown:
                 text = re.sub(rf"\b{re.escape(c.typed)}\b", c.shown, text)

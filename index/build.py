@@ -36,7 +36,7 @@ from index.changes import BuildReport, Plan, load_problems, old_files, old_meta,
 from index.embedding import Embedder
 from index.errors import TooManyRemovals
 from index.ingest import Article, file_hashes, fingerprint, unsupported_files, unsupported_problem
-from index.prepare import Prepared, Workers, default_workers, prepare
+from index.prepare import Prepared, Workers, default_workers, prepare, read_signed
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def build_index(
         try:
             plan = plan_changes(corpus_dir, hashes, old, previous_files, rebuild, report, unreadable, forget,
                                 keep=spool.add if spool else None,
-                                sign=lambda texts: (sig for _, sig in pool.map(dedupe.signatures, texts)))
+                                read=lambda groups: pool.map(read_signed, groups))
             if max_remove_share is not None and report.before and len(report.lost) > max_remove_share * report.before:
                 report.seconds = time.monotonic() - started
                 raise TooManyRemovals(

@@ -9,7 +9,7 @@ Unreadable files keep their previously indexed articles; the same story under tw
 from __future__ import annotations
 
 import json
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -18,7 +18,7 @@ import numpy as np
 
 from index import dedupe, layout, store
 from index.errors import BadArticle
-from index.ingest import Article, iter_corpus
+from index.ingest import Article, Piece, PieceRead, iter_corpus
 
 
 @dataclass
@@ -192,19 +192,20 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
                  old_files: dict[str, tuple[str, list[str]]], rebuild: bool, report: BuildReport,
                  problems: list[BadArticle] | None = None, forget: set[str] = frozenset(),
                  keep: Callable[[Article, np.ndarray], None] | None = None,
-                 sign: Callable[[Iterable[list[str]]], Iterable[np.ndarray]] | None = None) -> Plan:
+                 read: Callable[[Iterable[list[Piece]]], Iterable[tuple[list[Piece], list[PieceRead]]]] | None = None
+                 ) -> Plan:
     """Parse only new or changed files, keep what broke, drop duplicate stories, count everything.
 
     Articles are read one at a time and only their id, file, content hash and signature are
     remembered until duplicates are found; ``keep`` is handed each new or changed article with its
     signature (a build parks them on disk until it writes them). The plan holds ids only.
-    ``sign``: MinHash signatures of lists of texts, in order (a build's worker processes); by
-    default :func:`dedupe.signatures`, here.
+    ``read``: reads the corpus's pieces in order (see :func:`index.ingest.iter_corpus`; a build's
+    worker processes, which sign what they read); what comes unsigned is signed here.
     """
     live = None if old is None else store.open_db(old / layout.DB_NAME, readonly=True)
     try:
         return _plan(corpus_dir, hashes, live, rebuild, {} if rebuild else old_files, report, problems, forget, keep,
-                     sign or (lambda texts: map(dedupe.signatures, texts)))
+                     read)
     finally:
         if live is not None:
             live.conn.close()
@@ -213,7 +214,7 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
 def _plan(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], live: Any, rebuild: bool,
           old_files: dict[str, tuple[str, list[str]]], report: BuildReport, problems: list[BadArticle] | None,
           forget: set[str], keep: Callable[[Article, np.ndarray], None] | None,
-          sign: Callable[[Iterable[list[str]]], Iterable[np.ndarray]]) -> Plan:
+          read: Callable[[Iterable[list[Piece]]], Iterable[tuple[list[Piece], list[PieceRead]]]] | None) -> Plan:
     """:func:`plan_changes` with the live index open (``live``; None when there is none). A rebuild
     reads every file and reuses nothing, but still counts what the live index would lose."""
     before = live.execute("select count(*) from articles").fetchone()[0] if live is not None else 0
@@ -253,7 +254,11 @@ def _plan(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], live: Any, rebu
 
     def to_sign() -> Iterator[Article]:
         """The articles read that need a signature; the others are counted as they are read."""
-        for item in iter_corpus(corpus_dir, files=[hashes[rel][0] for rel in hashes if rel not in same_files]):
+        known: dict[str, set[str]] = {}  # what a reader need not sign: the content of indexed articles, by file
+        for chash, path in base.values():
+            known.setdefault(path, set()).add(chash)
+        for item in iter_corpus(corpus_dir, files=[hashes[rel][0] for rel in hashes if rel not in same_files],
+                                known={path: frozenset(h) for path, h in known.items()}, read=read):
             if isinstance(item, BadArticle):
                 problems.append(item)
                 continue
@@ -269,7 +274,7 @@ def _plan(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], live: Any, rebu
             else:
                 yield item
 
-    for item, signature in _signed(to_sign(), sign):
+    for item, signature in _signed(to_sign()):
         sigs[item.id] = signature
         fresh.add(item.id)
         if keep is not None:
@@ -309,28 +314,25 @@ SIGN_CHUNK = 256  # articles signed at a time
 SIGN_CHARS = 1_000_000  # and at most this much of their text (a longer article: alone)
 
 
-def _signed(articles: Iterable[Article], sign: Callable[[Iterable[list[str]]], Iterable[np.ndarray]]
-            ) -> Iterator[tuple[Article, np.ndarray]]:
-    """Each article with its signature, in order, handed to ``sign`` a chunk at a time (``SIGN_CHUNK``
-    articles, ``SIGN_CHARS`` of text; ``sign`` may read a few chunks ahead)."""
-    chunks: deque[list[Article]] = deque()
+def _signed(articles: Iterable[Article]) -> Iterator[tuple[Article, np.ndarray]]:
+    """Each article with its signature, in order: the one its reader gave it, or one made here (the
+    articles without are signed a chunk at a time: ``SIGN_CHUNK`` of them, ``SIGN_CHARS`` of text)."""
+    chunk: list[Article] = []
+    chars = 0
 
-    def texts() -> Iterator[list[str]]:
-        chunk: list[Article] = []
-        chars = 0
-        for a in articles:
-            if chunk and (len(chunk) == SIGN_CHUNK or chars + len(a.text) > SIGN_CHARS):
-                chunks.append(chunk)
-                yield [x.text for x in chunk]
-                chunk, chars = [], 0
-            chunk.append(a)
-            chars += len(a.text)
-        if chunk:
-            chunks.append(chunk)
-            yield [x.text for x in chunk]
+    def flush() -> Iterator[tuple[Article, np.ndarray]]:
+        made = iter(dedupe.signatures([a.text for a in chunk if a.signature is None]))
+        for a in chunk:
+            yield a, (np.frombuffer(a.signature, dtype=np.uint64) if a.signature is not None else next(made))
 
-    for signatures in sign(texts()):
-        yield from zip(chunks.popleft(), signatures)
+    for a in articles:
+        if chunk and (len(chunk) == SIGN_CHUNK or chars + len(a.text) > SIGN_CHARS):
+            yield from flush()
+            chunk, chars = [], 0
+        chunk.append(a)
+        chars += 0 if a.signature is not None else len(a.text)
+    if chunk:
+        yield from flush()
 
 
 FAST_DEDUPE_MAX = 10_000  # fresh articles up to which they alone are compared with the index, streamed

@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import yaml
 
@@ -30,6 +30,7 @@ MAX_FILE_BYTES = 50_000_000  # one-article files only; a JSONL file is streamed
 MAX_ARTICLE_CHARS = 2_000_000
 MAX_LINE_BYTES = 4 * MAX_ARTICLE_CHARS + 100_000  # a JSONL line: one article, JSON-escaped, with metadata
 MAX_ID_CHARS = 500
+PIECE_BYTES = 4 << 20  # a build's workers read a JSONL file in runs of lines of about this many bytes
 _SLASH_DATE = re.compile(r"\s*((?:19|20)\d\d)[/.](\d{1,2})[/.](\d{1,2})\s*")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
 
@@ -61,6 +62,8 @@ class Article:
     content_hash: str = field(default="", init=False)
     # Things worth telling the maintainer that did not stop the article (e.g. an impossible date).
     warnings: list[str] = field(default_factory=list, compare=False)
+    # Its text's MinHash signature (``index.dedupe``), when whoever read it signed it too (a build's worker).
+    signature: bytes | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         payload = json.dumps(
@@ -263,11 +266,14 @@ def read_jsonl(text: str, rel: str) -> tuple[list[Article], list[BadArticle]]:
     return articles, problems
 
 
-def _jsonl_lines(path: Path, rel: str) -> Iterator[tuple[int, str | BadArticle]]:
-    """``(line number, text)`` of a JSONL file, read in bounded pieces; a bad line is a BadArticle."""
+def _jsonl_lines(path: Path, rel: str, start: int = 0, end: int | None = None
+                 ) -> Iterator[tuple[int, str | BadArticle]]:
+    """``(line number, text)`` of a JSONL file (of its lines from byte ``start`` to ``end``, numbered
+    from 1 there), read in bounded pieces; a bad line is a BadArticle."""
     with open(path, "rb") as fh:
+        fh.seek(start)
         n = 0
-        while True:
+        while end is None or fh.tell() < end:
             raw = fh.readline(MAX_LINE_BYTES + 1)
             if not raw:
                 return
@@ -278,7 +284,7 @@ def _jsonl_lines(path: Path, rel: str) -> Iterator[tuple[int, str | BadArticle]]
                 yield n, BadArticle(rel, f"line longer than {MAX_LINE_BYTES // 1_000_000} MB; one article is at "
                                          f"most {MAX_ARTICLE_CHARS:,} characters", n)
                 continue
-            if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            if n == 1 and start == 0 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             try:
                 text = raw.decode("utf-8")
@@ -289,17 +295,26 @@ def _jsonl_lines(path: Path, rel: str) -> Iterator[tuple[int, str | BadArticle]]
             yield n, text.rstrip("\r\n")
 
 
-def iter_jsonl_file(path: Path, rel: str) -> Iterator[Article | BadArticle]:
-    """A JSONL file streamed line by line: its articles and bad lines one at a time, in line order."""
-    seen_text = False
-    for n, line in _jsonl_lines(path, rel):
+@dataclass
+class _Lines:
+    """How far a reading of JSONL lines got: lines read, and whether any held more than blanks."""
+
+    read: int = 0
+    text: bool = False
+
+
+def _jsonl_articles(path: Path, rel: str, lines: _Lines, start: int = 0, end: int | None = None
+                    ) -> Iterator[Article | BadArticle]:
+    """The articles and bad lines of a JSONL file's lines from byte ``start`` to ``end``, one at a time."""
+    for n, line in _jsonl_lines(path, rel, start, end):
+        lines.read = n
         if isinstance(line, BadArticle):
-            seen_text = True
+            lines.text = True
             yield line
             continue
         if not line.strip():
             continue
-        seen_text = True
+        lines.text = True
         if "\x00" in line:
             yield BadArticle(rel, "binary data (NUL bytes) on this line", n)
             continue
@@ -307,7 +322,13 @@ def iter_jsonl_file(path: Path, rel: str) -> Iterator[Article | BadArticle]:
             yield jsonl_article(line, rel, n)
         except BadArticle as e:
             yield e
-    if not seen_text:
+
+
+def iter_jsonl_file(path: Path, rel: str) -> Iterator[Article | BadArticle]:
+    """A JSONL file streamed line by line: its articles and bad lines one at a time, in line order."""
+    lines = _Lines()
+    yield from _jsonl_articles(path, rel, lines)
+    if not lines.text:
         yield BadArticle(rel, "empty file")
 
 
@@ -331,7 +352,7 @@ def read_file(path: Path, root: Path) -> tuple[list[Article], list[BadArticle]]:
 
 def iter_file(path: Path, root: Path) -> Iterator[Article | BadArticle]:
     """Articles in one file and what was wrong with it, one at a time (a JSONL file is never held whole)."""
-    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    rel = _rel(path, root)
     if path.suffix.lower() == ".jsonl":
         try:
             yield from iter_jsonl_file(path, rel)
@@ -409,23 +430,148 @@ def unsupported_problem(rel: str) -> BadArticle:
                       kind="unsupported")
 
 
-def iter_corpus(root: Path, files: Iterable[Path] | None = None) -> Iterator[Article | BadArticle]:
-    """Every readable article (first one wins on a repeated id) and every problem, one at a time in
-    reading order: only the ids seen so far are remembered, never the articles."""
-    seen: dict[str, str] = {}  # article id: the file it was first read from
+@dataclass
+class Piece:
+    """Part of the corpus to read at once: a file, or a run of a JSONL file's lines (bytes ``start``
+    to ``end``; None: to the end of the file)."""
+
+    path: Path
+    rel: str
+    start: int = 0
+    end: int | None = None
+    known: frozenset[str] = frozenset()  # content hashes of this file's indexed articles (not signed again)
+
+
+@dataclass
+class PieceRead:
+    """What a :class:`Piece` held. Line numbers count from the piece's first line."""
+
+    items: list[Article | BadArticle]
+    lines: int = 0  # lines read (of a JSONL file)
+    text: bool = True  # whether any line held more than blanks (of a JSONL file)
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
+def corpus_pieces(root: Path, files: Iterable[Path] | None = None, known: dict[str, frozenset[str]] | None = None
+                  ) -> Iterator[list[Piece]]:
+    """The corpus in groups of pieces of about ``PIECE_BYTES`` each, in reading order: a JSONL file is
+    cut at line ends into runs of about that size, smaller files go together. ``known``: content
+    hashes of the indexed articles by file (see :class:`Piece`)."""
+    piece_bytes = PIECE_BYTES
+    group: list[Piece] = []
+    size = 0
     for path in files if files is not None else corpus_files(root):
-        for item in iter_file(path, root):
-            if isinstance(item, BadArticle):
-                yield item
-                continue
-            for w in item.warnings:
-                yield BadArticle(item.path, f"article {item.id!r}: {w}", kind="warning")
-            if item.id in seen:
-                yield BadArticle(item.path, f"duplicate article id {item.id!r} (also in {seen[item.id]}); skipped",
-                                 kind="duplicate")
-                continue
-            seen[item.id] = item.path
-            yield item
+        rel = _rel(path, root)
+        hashes = (known or {}).get(rel, frozenset())
+        for start, end in _line_runs(path, piece_bytes) if path.suffix.lower() == ".jsonl" else [(0, None)]:
+            group.append(Piece(path, rel, start, end, hashes))
+            size += _size_of(path) if end is None else end - start
+            if size >= piece_bytes:
+                yield group
+                group, size = [], 0
+    if group:
+        yield group
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _line_runs(path: Path, piece_bytes: int) -> list[tuple[int, int | None]]:
+    """A file's bytes as runs of whole lines of about ``piece_bytes`` each (the last one: to the end)."""
+    runs: list[tuple[int, int | None]] = []
+    start = 0
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            while size - start > piece_bytes:
+                fh.seek(start + piece_bytes)
+                while (rest := fh.readline(1 << 20)) and not rest.endswith(b"\n"):
+                    pass
+                end = fh.tell()
+                if end >= size:
+                    break
+                runs.append((start, end))
+                start = end
+    except OSError:
+        pass  # reading the last run says what is wrong
+    return runs + [(start, None)]
+
+
+def read_piece(piece: Piece) -> PieceRead:
+    """The articles and problems of one piece of the corpus."""
+    if piece.path.suffix.lower() != ".jsonl":
+        found, bad = _read_one(piece.path, piece.rel)
+        return PieceRead([*bad, *found])
+    lines = _Lines()
+    items: list[Article | BadArticle] = []
+    try:
+        items.extend(_jsonl_articles(piece.path, piece.rel, lines, piece.start, piece.end))
+    except OSError as e:
+        items.append(BadArticle(piece.rel, f"cannot read: {e.strerror or e}"))
+        lines.text = True
+    except (ValueError, TypeError, RecursionError) as e:  # a malformed file must not stop the corpus
+        log.debug("cannot read %s", piece.rel, exc_info=True)
+        items.append(BadArticle(piece.rel, f"cannot read: {e}"))
+        lines.text = True
+    return PieceRead(items, lines.read, lines.text)
+
+
+def _read_here(groups: Iterable[list[Piece]]) -> Iterator[tuple[list[Piece], list[PieceRead]]]:
+    for group in groups:
+        yield group, [read_piece(p) for p in group]
+
+
+def iter_corpus(root: Path, files: Iterable[Path] | None = None, known: dict[str, frozenset[str]] | None = None,
+                read: Callable[[Iterable[list[Piece]]], Iterable[tuple[list[Piece], list[PieceRead]]]] | None = None,
+                ) -> Iterator[Article | BadArticle]:
+    """Every readable article (first one wins on a repeated id) and every problem, one at a time in
+    reading order: only the ids seen so far are remembered, never the articles.
+
+    ``read``: gives each group of :func:`corpus_pieces` with what its pieces held, in order (a
+    build's worker processes); by default they are read here, a group at a time.
+    """
+    seen: dict[str, str] = {}  # article id: the file it was first read from
+    before = 0  # lines of the file's earlier pieces
+    text = False
+    for group, reads in (read or _read_here)(corpus_pieces(root, files, known)):
+        for piece, got in zip(group, reads):
+            before, text = (0, False) if piece.start == 0 else (before, text)
+            for item in _following(got.items, before):
+                yield from _first_of_id(item, seen)
+            before += got.lines
+            text = text or got.text
+            if piece.end is None and not text:
+                yield BadArticle(piece.rel, "empty file")
+
+
+def _following(items: list[Article | BadArticle], before: int) -> Iterator[Article | BadArticle]:
+    """``items`` with their line numbers counted from the start of the file, not of their piece."""
+    for item in items:
+        if before and isinstance(item, BadArticle) and item.line is not None:
+            item = BadArticle(item.path, item.problem, item.line + before, kind=item.kind)
+        yield item
+
+
+def _first_of_id(item: Article | BadArticle, seen: dict[str, str]) -> Iterator[Article | BadArticle]:
+    """``item``, its warnings, or why it is skipped (an id read before)."""
+    if isinstance(item, BadArticle):
+        yield item
+        return
+    for w in item.warnings:
+        yield BadArticle(item.path, f"article {item.id!r}: {w}", kind="warning")
+    if item.id in seen:
+        yield BadArticle(item.path, f"duplicate article id {item.id!r} (also in {seen[item.id]}); skipped",
+                         kind="duplicate")
+        return
+    seen[item.id] = item.path
+    yield item
 
 
 def read_corpus(root: Path, files: Iterable[Path] | None = None) -> tuple[list[Article], list[BadArticle]]:

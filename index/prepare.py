@@ -1,9 +1,10 @@
-"""The text work of a build: articles into passage rows, their sentences and their keyword postings.
+"""The text work of a build: reading and signing the corpus, and articles into passage rows,
+their sentences and their keyword postings.
 
-It depends on nothing but the articles, so a big build runs it in worker processes, one per
-core, a few batches ahead of the process that embeds and writes: turning text into terms,
-dates and sentence spans is pure Python, about a millisecond a passage, and one process
-spent most of a build on it while the other core idled.
+It depends on nothing but the files and the articles, so a big build runs it in worker
+processes, one per core, a few items ahead of the process that plans, embeds and writes:
+parsing JSONL, signing, turning text into terms, dates and sentence spans is pure Python, about
+a millisecond a passage, and one process spent most of a build on it while the other core idled.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
-from index import postings
+from index import dedupe, postings
 from index.chunking import chunk_sentences
-from index.ingest import Article
+from index.ingest import Article, Piece, PieceRead, read_piece
 from index.store import text_hash
 from index.terms import index_terms
 
@@ -70,6 +71,17 @@ def prepare(job: tuple[list[tuple[Article, bytes]], list[str]], chunk_chars: int
                                                   "text_hash": text_hash(sentence)}))
     return Prepared([], replaced, rows, sentences,
                     postings.count([r["terms"] for r in rows], [r["title_terms"] for r in rows]))
+
+
+def read_signed(group: list[Piece]) -> list[PieceRead]:
+    """Read pieces of the corpus and sign their articles (MinHash, for finding the same story twice),
+    except those whose content the index already holds (``Piece.known``)."""
+    reads = [read_piece(piece) for piece in group]
+    unsigned = [a for piece, got in zip(group, reads) for a in got.items
+                if isinstance(a, Article) and a.content_hash not in piece.known]
+    for a, signature in zip(unsigned, dedupe.signatures([a.text for a in unsigned])):
+        a.signature = signature.tobytes()
+    return reads
 
 
 def default_workers() -> int:

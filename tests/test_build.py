@@ -202,7 +202,7 @@ def test_an_unchanged_file_with_problems_is_not_read_again_until_what_it_depends
         tmp_path, corpus_copy, fake_embedder, monkeypatch):
     import json
 
-    from index import ingest
+    from index import ingest, prepare
 
     data = tmp_path / "data"
     original = corpus_copy / "004_d046a75599c10844.txt"
@@ -213,8 +213,8 @@ def test_an_unchanged_file_with_problems_is_not_read_again_until_what_it_depends
     assert [d[:2] for d in first.duplicates] == [("copy_of_004", "004_d046a75599c10844")]
     assert [p.line for p in first.skipped] == [2]
     read = []
-    real = ingest.iter_file
-    monkeypatch.setattr(ingest, "iter_file", lambda path, root: read.append(path.name) or real(path, root))
+    real = ingest.read_piece  # as a build reads the corpus (in its workers, or here when it is small)
+    monkeypatch.setattr(prepare, "read_piece", lambda piece: read.append(piece.path.name) or real(piece))
 
     (corpus_copy / "zebra.txt").write_text(ZEBRA)
     second = build_index(corpus_copy, data, fake_embedder)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import build, layout, prepare, vectors
+from index import build, ingest, layout, prepare, vectors
 from index.build import build_index
 from index.engine import Engine
 from index.ingest import Article
@@ -133,6 +133,7 @@ def _same(a: dict, b: dict) -> None:
 def test_batches_give_the_index_one_batch_gives_full_and_incremental(tmp_path, monkeypatch):
     monkeypatch.setattr(vectors, "EXACT_BELOW", 50)  # an inverted file, trained on a sample read back in pieces
     monkeypatch.setattr(build, "VECTOR_BATCH", 7)
+    monkeypatch.setattr(ingest, "PIECE_BYTES", 3000)  # the workers read the file in pieces
     corpus = tmp_path / "corpus"
     feed = write_jsonl(corpus / "export.jsonl", 60, seed=4, sentences=6)
     one, many = tmp_path / "one", tmp_path / "many"

@@ -70,3 +70,31 @@ def test_fingerprint_changes_with_content_not_with_unrelated_files(tmp_path):
     assert corpus_fingerprint(tmp_path) == before
     _write(tmp_path, "a.txt", "Headline of an article here\n\nText changed.")
     assert corpus_fingerprint(tmp_path) != before
+
+
+def test_a_jsonl_file_read_in_pieces_gives_what_one_reading_gives(tmp_path, monkeypatch):
+    """A build's workers read big JSONL files as runs of lines: articles, problems and their line
+    numbers must be those of reading the file whole."""
+    from index import ingest
+
+    good = [json.dumps({"id": f"n{i}", "title": f"Story {i}", "text": f"Story {i} happened in town {i}. " * 6})
+            for i in range(60)]
+    lines = good[:10] + ["{broken"] + good[10:30] + ["", "   ", json.dumps({"id": "n3", "text": "again"})]
+    lines += ["x" * 900, json.dumps([1, 2])] + good[30:] + ["{}"]
+    (tmp_path / "feed.jsonl").write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n")
+    (tmp_path / "blank.jsonl").write_text("\n" * 3000 + "   \n" * 500)
+    (tmp_path / "y.txt").write_text("A headline\n\nA body that says something.")
+    (tmp_path / "z.txt").write_text("Another headline\n\nAnother body, which says something else.")
+    whole = [str(x) if isinstance(x, ingest.BadArticle) else x for x in ingest.iter_corpus(tmp_path)]
+    monkeypatch.setattr(ingest, "PIECE_BYTES", 700)
+    groups = list(ingest.corpus_pieces(tmp_path))
+    assert sum(len(g) for g in groups) > 10 and max(len(g) for g in groups) > 1  # cut, and small pieces grouped
+    pieces = [x for x in ingest.iter_corpus(tmp_path)]
+    assert [str(x) if isinstance(x, ingest.BadArticle) else x for x in pieces] == whole
+    assert [str(p) for p in whole if isinstance(p, str)] == [
+        "blank.jsonl: empty file", "feed.jsonl, line 11: not valid JSON (Expecting property name enclosed in double "
+        "quotes at column 2)", "feed.jsonl: duplicate article id 'n3' (also in feed.jsonl); skipped",
+        "feed.jsonl, line 35: not valid JSON (Expecting value at column 1)",
+        "feed.jsonl, line 36: expected a JSON object with id, title and text",
+        "feed.jsonl, line 67: missing 'id' and 'text'"]
+    assert len([x for x in whole if not isinstance(x, str)]) == 62

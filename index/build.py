@@ -31,7 +31,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from index import dedupe, layout, postings, store, vectors
+from index import layout, postings, store, vectors
 from index.changes import BuildReport, Plan, load_problems, old_files, old_meta, plan_changes, save_problems
 from index.embedding import Embedder
 from index.errors import TooManyRemovals
@@ -204,7 +204,8 @@ def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars
 
     ``dim_known``: the live index's dimension when nothing is embedded (the model need not load).
     """
-    with store.fts_filled_last(db) if optimize else contextlib.nullcontext():  # a new build: no reader yet
+    with store.fts_filled_last(db) if optimize else contextlib.nullcontext(), \
+            store.bands_filled_last(db) if optimize else contextlib.nullcontext():  # a new build: no reader yet
         changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars,
                          folder=folder, workers=workers)
     report.embedded = changes.embedded
@@ -443,9 +444,8 @@ def _finish(db: Any, batch: Prepared, vectors_of: Future[dict[str, np.ndarray]],
              | {"minhash": signature} for a, signature in batch.articles],
             batch_size=500,
         )
-        db.conn.executemany("insert or ignore into minhash_bands (band, key, article_id) values (?, ?, ?)",
-                            store.band_rows([a.id for a, _ in batch.articles],
-                                            np.frombuffer(b"".join(sig for _, sig in batch.articles), dtype=np.uint64)))
+        store.add_bands(db, [a.id for a, _ in batch.articles],
+                        np.frombuffer(b"".join(sig for _, sig in batch.articles), dtype=np.uint64))
         # Ids as SQLite would give them one by one (after the largest), so all go in one statement.
         first = db.execute("select coalesce(max(id), 0) + 1 from passages").fetchone()[0]
         ids = list(range(first, first + len(rows)))

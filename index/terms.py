@@ -13,6 +13,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import chain
 
 import Stemmer
 
@@ -232,9 +233,7 @@ PUBLISHED = "p"  # prefix of the tokens that say when the article was published
 def index_terms(text: str, published: str | None = None, date_text: str | None = None) -> str:
     """The passage as FTS5 sees it: word keys, then date tokens for each date it states, then
     the tokens of its article's own date (published, or the partial date it gives)."""
-    keys: list[str] = []
-    for w in words(text):
-        keys.extend(word_keys(w))
+    keys = list(chain.from_iterable(map(word_keys, words(text))))  # in C: the hottest loop of a build's text work
     own = _published_date(published, date_text)
     for mention in find_dates(text):
         keys.extend(date_tokens(mention, published=own.date if own else None))

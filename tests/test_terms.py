@@ -231,3 +231,18 @@ def test_more_irregular_english_forms_meet():
     for a, b in [("shown", "show"), ("drew", "draw"), ("withdrawn", "withdraw"), ("knelt", "kneel"),
                  ("overthrown", "overthrow"), ("forbidden", "forbid")]:
         assert word_keys(a) == word_keys(b), (a, b)
+
+
+def test_month_word_starts_are_those_the_month_regex_finds():
+    """Date patterns are tried only where a month word may start; the fast scan must find every such place."""
+    from index import dates
+
+    texts = ["On 19 October and in Oct. 2015, the March march; MAY 5, may, mayor, _mar, dec-jan",
+             "Задержан 21 октября, в Марте и в мае — мама, МАЯ, ма-ма; июнь/июль; Август", "İstanbul, 5 May 2016",
+             "", "no months here at all", "Декабрь 2015 и январь 2016; Sept 3 and Nov-Dec"]
+    for text in texts:
+        expected = {"en": [], "ru": []}
+        for m in dates._MONTH_START.finditer(text):
+            expected["en" if m.group(1) else "ru"].append(m.start())
+        got = dates._starts(text)
+        assert {k: got[k] for k in ("en", "ru")} == expected, text

@@ -404,14 +404,17 @@ def _delete_articles(db: Any, ids: list[str], removed: list[np.ndarray], keys: p
 def _needed(db: Any, batch: Prepared) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The vectors the index already holds for these texts (looked up by text hash, after the
     batches before were written), and the texts to embed, by hash."""
-    wanted = {r["text_hash"] for r in batch.rows} | {s["text_hash"] for _, s in batch.sentences}
+    wanted = {p.text_hash for p in batch.passages} | set(batch.sentence_hashes)
     reusable: dict[str, np.ndarray] = {}
     reusable.update(_known_vectors(db, "passages", wanted, store.blob_vector))
     reusable.update(_known_vectors(db, "sentences", wanted - set(reusable), store.blob_vector16))
     unique: dict[str, str] = {}
-    for r in [*batch.rows, *(s for _, s in batch.sentences)]:
-        if r["text_hash"] not in reusable:
-            unique.setdefault(r["text_hash"], r["text"])
+    for p in batch.passages:
+        if p.text_hash not in reusable:
+            unique.setdefault(p.text_hash, p.text)
+    for i, h in enumerate(batch.sentence_hashes):
+        if h not in reusable and h not in unique:
+            unique[h] = batch.sentence_text(i)
     batch.to_embed = len(unique)
     return reusable, unique
 
@@ -435,15 +438,14 @@ def _finish(db: Any, batch: Prepared, vectors_of: Future[dict[str, np.ndarray]],
     its replaced articles (their passage ids go to ``removed``, the new ones to ``added``). Returns
     how many texts were embedded."""
     reusable = vectors_of.result()
-    rows, sentences = batch.rows, batch.sentences
+    rows = batch.passages
     with db.atomic():
         _delete_articles(db, batch.replaced, removed, keys)
-        db["articles"].insert_all(
-            [{k: getattr(a, k) for k in ("id", "path", "title", "source", "published", "date_text", "place",
-                                         "url", "text", "content_hash")}
-             | {"minhash": signature} for a, signature in batch.articles],
-            batch_size=500,
-        )
+        db.conn.executemany(
+            "insert into articles (id, path, title, source, published, date_text, place, url, text, content_hash, "
+            "minhash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(a.id, a.path, a.title, a.source, a.published, a.date_text, a.place, a.url, a.text, a.content_hash,
+              signature) for a, signature in batch.articles])
         store.add_bands(db, [a.id for a, _ in batch.articles],
                         np.frombuffer(b"".join(sig for _, sig in batch.articles), dtype=np.uint64))
         # Ids as SQLite would give them one by one (after the largest), so all go in one statement.
@@ -452,12 +454,12 @@ def _finish(db: Any, batch: Prepared, vectors_of: Future[dict[str, np.ndarray]],
         db.conn.executemany(
             "insert into passages (id, article_id, seq, start, end, text, text_hash, vector, terms, title_terms) "
             "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(pid, r["article_id"], r["seq"], r["start"], r["end"], r["text"], r["text_hash"],
-              store.vector_blob(reusable[r["text_hash"]]), r["terms"], r["title_terms"]) for pid, r in zip(ids, rows)])
+            [(pid, p.article_id, p.seq, p.start, p.end, p.text, p.text_hash, store.vector_blob(reusable[p.text_hash]),
+              p.terms, p.title_terms) for pid, p in zip(ids, rows)])
         db.conn.executemany(
             "insert into sentences (passage_id, start, end, text_hash, vector) values (?, ?, ?, ?, ?)",
-            [(ids[ri], s["start"], s["end"], s["text_hash"], store.vector_blob16(reusable[s["text_hash"]]))
-             for ri, s in sentences])
+            [(ids[p], start, end, h, store.vector_blob16(reusable[h]))
+             for (p, start, end), h in zip(batch.sentences.tolist(), batch.sentence_hashes)])
     keys.add(batch.keys, np.arange(first, first + len(rows)))
     added.append(np.array(ids, dtype=np.int64))
     return batch.to_embed

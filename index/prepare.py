@@ -20,7 +20,9 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, TypeVar
+
+import numpy as np
 
 from index import dedupe, postings
 from index.chunking import chunk_sentences
@@ -36,17 +38,37 @@ _FAILED = object()
 R = TypeVar("R")
 
 
+class Passage(NamedTuple):
+    """A passage row as a build inserts it (its vector aside)."""
+
+    article_id: str
+    seq: int
+    start: int
+    end: int
+    text: str
+    text_hash: str
+    terms: str
+    title_terms: str
+
+
 @dataclass
 class Prepared:
-    """One batch of articles, chunked: passage rows and sentence rows, ready to embed and insert."""
+    """One batch of articles, chunked: passage rows and sentence spans, ready to embed and insert.
+    Kept in columns, not a dict a row: it crosses from a worker process, and unpickling 600,000
+    small dicts held the build's process for seconds."""
 
     articles: list[tuple[Article, bytes]]  # with their MinHash signatures (set by the caller: a worker
                                            # does not send back a copy of what it was given)
     replaced: list[str]  # ids whose old versions this batch's write deletes first
-    rows: list[dict[str, Any]]
-    sentences: list[tuple[int, dict[str, Any]]]  # (index into rows, sentence row)
-    keys: postings.BatchPostings  # the rows' keyword postings (rows numbered from 0)
+    passages: list[Passage]
+    sentences: np.ndarray  # (n, 3) int64 rows: passage (index into ``passages``), start, end (offsets in it)
+    sentence_hashes: list[str]  # their texts' hashes (index.store.text_hash)
+    keys: postings.BatchPostings  # the passages' keyword postings (numbered from 0)
     to_embed: int = 0  # texts the index holds no vector for (set when they are looked up)
+
+    def sentence_text(self, i: int) -> str:
+        p, start, end = self.sentences[i].tolist()
+        return self.passages[p].text[start:end]
 
 
 def prepare(job: tuple[list[tuple[Article, bytes]], list[str]], chunk_chars: int) -> Prepared:
@@ -55,22 +77,21 @@ def prepare(job: tuple[list[tuple[Article, bytes]], list[str]], chunk_chars: int
     embeds nothing but the question. ``job``: the articles (with their MinHash signatures) and
     the ids whose old versions the batch replaces."""
     batch, replaced = job
-    rows: list[dict[str, Any]] = []
-    sentences: list[tuple[int, dict[str, Any]]] = []
+    passages: list[Passage] = []
+    spans: list[tuple[int, int, int]] = []
+    hashes: list[str] = []
     for a, _ in batch:
         title_terms = index_terms(a.title)
-        for seq, (span, spans) in enumerate(chunk_sentences(a.text, max_chars=chunk_chars)):
+        for seq, (span, sentences) in enumerate(chunk_sentences(a.text, max_chars=chunk_chars)):
             text = a.text[span.start : span.end]
-            rows.append({"article_id": a.id, "seq": seq, "start": span.start, "end": span.end,
-                         "text": text, "text_hash": text_hash(text),
-                         "terms": index_terms(text, a.published, a.date_text), "title_terms": title_terms})
-            for s in spans:  # the article's sentences, as offsets into the passage
+            passages.append(Passage(a.id, seq, span.start, span.end, text, text_hash(text),
+                                    index_terms(text, a.published, a.date_text), title_terms))
+            for s in sentences:  # the article's sentences, as offsets into the passage
                 start, end = s.start - span.start, s.end - span.start
-                sentence = text[start:end]
-                sentences.append((len(rows) - 1, {"start": start, "end": end, "text": sentence,
-                                                  "text_hash": text_hash(sentence)}))
-    return Prepared([], replaced, rows, sentences,
-                    postings.count([r["terms"] for r in rows], [r["title_terms"] for r in rows]))
+                spans.append((len(passages) - 1, start, end))
+                hashes.append(text_hash(text[start:end]))
+    return Prepared([], replaced, passages, np.array(spans, dtype=np.int64).reshape(-1, 3), hashes,
+                    postings.count([p.terms for p in passages], [p.title_terms for p in passages]))
 
 
 def read_signed(group: list[Piece]) -> list[PieceRead]:

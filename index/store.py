@@ -131,8 +131,11 @@ def bands_filled_last(db: sqlite_utils.Database) -> Iterator[None]:
     spent three times as long on them. For a database no reader sees until it is complete (a new build)."""
     db.execute(f"create table {BAND_STAGING} (article_id text, keys text)")
     yield
+    temp_store = db.execute("pragma temp_store").fetchone()[0]
+    db.execute("pragma temp_store = file")  # the sort of 16 rows an article spills to disk, not to memory
     db.execute(f"insert or ignore into minhash_bands (band, key, article_id) select k.key, k.value, s.article_id "
                f"from {BAND_STAGING} s, json_each(s.keys) k order by 1, 2, 3")
+    db.execute(f"pragma temp_store = {int(temp_store)}")
     db.execute(f"drop table {BAND_STAGING}")
 
 

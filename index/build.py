@@ -204,22 +204,36 @@ def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars
 
     ``dim_known``: the live index's dimension when nothing is embedded (the model need not load).
     """
-    with store.fts_filled_last(db) if optimize else contextlib.nullcontext(), \
-            store.bands_filled_last(db) if optimize else contextlib.nullcontext():  # a new build: no reader yet
-        changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars,
-                         folder=folder, workers=workers)
-    report.embedded = changes.embedded
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-build-train") as trainer:
+        with store.fts_filled_last(db) if optimize else contextlib.nullcontext(), \
+                store.bands_filled_last(db) if optimize else contextlib.nullcontext():  # a new build: no reader yet
+            changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars,
+                             folder=folder, workers=workers)
+            # A new build's vector index trains while SQLite fills the FTS index and the band keys (both
+            # let go of the GIL): seconds of a big build on a core that would otherwise wait.
+            trained = trainer.submit(_trained, *_training(db, dim_known or embedder.dim)) if optimize else None
+        report.embedded = changes.embedded
+        _rest(db, plan, changes, report, embedder, chunk_chars, old_index, trained, folder=folder,
+              generation=generation, corpus_print=corpus_print, corpus_dir=corpus_dir, dim=dim_known or embedder.dim,
+              optimize=optimize)
+
+
+def _rest(db: Any, plan: Plan, changes: "Changes", report: BuildReport, embedder: Embedder, chunk_chars: int,
+          old_index: Any, trained: Future | None, *, folder: Path, generation: int, corpus_print: str,
+          corpus_dir: Path, dim: int, optimize: bool) -> None:
+    """What a build writes once its articles are in: files, meta, problems and the vector index
+    (``trained``: a new one, being trained)."""
     for aid, path in plan.moved.items():
         db.execute("update articles set path = ? where id = ?", [path, aid])
     db.execute("delete from files")
     db["files"].insert_all(plan.files, batch_size=1000)
     if len(changes.added_ids) >= VECTOR_BATCH:  # a big build: the batches' share, before the FTS merge
         _release_memory(db)                       # and the vector index take theirs
-    dim = dim_known or embedder.dim
     if optimize:  # one b-tree per FTS index: fewer segments to read per question
         db.execute("insert into passages_fts(passages_fts) values ('optimize')")
     vectors_file = layout.vectors_name(generation)
-    passages = _write_vectors(db, folder / vectors_file, dim, old_index, changes)
+    passages = _write_vectors(db, folder / vectors_file, dim, old_index, changes,
+                              trained.result() if trained is not None else None)
     report.passages = passages
     store.set_meta(db, {
         "format": INDEX_FORMAT, "model": embedder.name, "dimension": str(dim),
@@ -501,9 +515,28 @@ def _stored_vectors(db: Any, dim: int, ids: np.ndarray | None = None) -> Iterato
             yield matrix(sorted(rows))
 
 
-def _write_vectors(db: Any, path: Path, dim: int, old_index: Any, changes: Changes) -> int:
+def _training(db: Any, dim: int) -> tuple[int, int, np.ndarray | None]:
+    """``(dim, passages, sample)``: what a new vector index for the database's passages is trained on."""
+    passages = db.execute("select count(*) from passages").fetchone()[0]
+    all_ids = np.array([r[0] for r in db.execute("select id from passages order by id")], dtype=np.int64)
+    rows = vectors.training_rows(passages)
+    train = np.empty((len(rows), dim), np.float32) if len(rows) else None
+    at = 0
+    for _, vecs in _stored_vectors(db, dim, all_ids[rows]):  # filled in place: one copy of the sample
+        train[at : at + len(vecs)] = vecs
+        at += len(vecs)
+    return dim, passages, train
+
+
+def _trained(dim: int, passages: int, train: np.ndarray | None) -> Any:
+    """A new, empty vector index for ``passages`` vectors, trained on ``train`` (:func:`_training`)."""
+    return vectors.new(dim, passages, train)
+
+
+def _write_vectors(db: Any, path: Path, dim: int, old_index: Any, changes: Changes, trained: Any = None) -> int:
     """Write the FAISS index to ``path``: the live one less what was removed plus what was added,
-    or a new one filled from the database's vectors, ``VECTOR_BATCH`` at a time."""
+    or a new one (``trained``, or trained here) filled from the database's vectors, ``VECTOR_BATCH``
+    at a time."""
     passages = db.execute("select count(*) from passages").fetchone()[0]
     index = old_index
     if index is not None:
@@ -514,15 +547,7 @@ def _write_vectors(db: Any, path: Path, dim: int, old_index: Any, changes: Chang
         else:
             index = None  # it must change kind or has outgrown its lists: trained afresh below
     if index is None:
-        all_ids = np.array([r[0] for r in db.execute("select id from passages order by id")], dtype=np.int64)
-        rows = vectors.training_rows(passages)
-        train = np.empty((len(rows), dim), np.float32) if len(rows) else None
-        at = 0
-        for _, vecs in _stored_vectors(db, dim, all_ids[rows]):  # filled in place: one copy of the sample
-            train[at : at + len(vecs)] = vecs
-            at += len(vecs)
-        index = vectors.new(dim, passages, train)
-        del train
+        index = trained if trained is not None else _trained(*_training(db, dim))
         for ids, vecs in _stored_vectors(db, dim):
             vectors.add(index, vecs, ids)
     if index.ntotal != passages:

@@ -468,7 +468,7 @@ def corpus_pieces(root: Path, files: Iterable[Path] | None = None, known: dict[s
         hashes = (known or {}).get(rel, frozenset())
         for start, end in _line_runs(path, piece_bytes) if path.suffix.lower() == ".jsonl" else [(0, None)]:
             group.append(Piece(path, rel, start, end, hashes))
-            size += _size_of(path) if end is None else end - start
+            size += (_size_of(path) if end is None else end) - start
             if size >= piece_bytes:
                 yield group
                 group, size = [], 0

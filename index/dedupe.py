@@ -120,12 +120,13 @@ def find_duplicates(signatures: dict[str, np.ndarray], order: list[str], thresho
         return {}
     matrix = np.stack([signatures[a] for a in ids]).astype(np.uint64, copy=False)
     is_fresh = None if fresh is None else np.fromiter((a in fresh for a in ids), bool, len(ids))
+    all_fresh = is_fresh is None or bool(is_fresh.all())  # a new build: every bucket is looked at
     rows = NUM_PERM // BANDS
     buckets: list[tuple[int, int, list[int]]] = []  # (first member, band, members), members in rank order
     for band in range(BANDS):
         part = matrix[:, band * rows : (band + 1) * rows]
         key = _band_keys(part)
-        pos = np.arange(len(ids)) if is_fresh is None else np.flatnonzero(np.isin(key, key[is_fresh]))
+        pos = np.arange(len(ids)) if all_fresh else np.flatnonzero(np.isin(key, key[is_fresh]))
         sub = key[pos]
         by_key = np.argsort(sub, kind="stable")
         sorted_keys = sub[by_key]

@@ -210,7 +210,10 @@ def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars
             changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars,
                              folder=folder, workers=workers)
             # A new build's vector index trains while SQLite fills the FTS index and the band keys (both
-            # let go of the GIL): seconds of a big build on a core that would otherwise wait.
+            # let go of the GIL): seconds of a big build on a core that would otherwise wait. The batches'
+            # memory is given back first, so the training sample does not come on top of it.
+            if optimize and len(changes.added_ids) >= VECTOR_BATCH:
+                _release_memory(db)
             trained = trainer.submit(_trained, *_training(db, dim_known or embedder.dim)) if optimize else None
         report.embedded = changes.embedded
         _rest(db, plan, changes, report, embedder, chunk_chars, old_index, trained, folder=folder,
@@ -227,8 +230,8 @@ def _rest(db: Any, plan: Plan, changes: "Changes", report: BuildReport, embedder
         db.execute("update articles set path = ? where id = ?", [path, aid])
     db.execute("delete from files")
     db["files"].insert_all(plan.files, batch_size=1000)
-    if len(changes.added_ids) >= VECTOR_BATCH:  # a big build: the batches' share, before the FTS merge
-        _release_memory(db)                       # and the vector index take theirs
+    if not optimize and len(changes.added_ids) >= VECTOR_BATCH:  # a big update: the batches' share, before
+        _release_memory(db)                                        # the vector index takes its own
     if optimize:  # one b-tree per FTS index: fewer segments to read per question
         db.execute("insert into passages_fts(passages_fts) values ('optimize')")
     vectors_file = layout.vectors_name(generation)

@@ -214,7 +214,7 @@ def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars
             # memory is given back first, so the training sample does not come on top of it.
             if optimize and len(changes.added_ids) >= VECTOR_BATCH:
                 _release_memory(db)
-            trained = trainer.submit(_trained, *_training(db, dim_known or embedder.dim)) if optimize else None
+            trained = trainer.submit(vectors.new, *_training(db, dim_known or embedder.dim)) if optimize else None
         report.embedded = changes.embedded
         _rest(db, plan, changes, report, embedder, chunk_chars, old_index, trained, folder=folder,
               generation=generation, corpus_print=corpus_print, corpus_dir=corpus_dir, dim=dim_known or embedder.dim,
@@ -519,7 +519,8 @@ def _stored_vectors(db: Any, dim: int, ids: np.ndarray | None = None) -> Iterato
 
 
 def _training(db: Any, dim: int) -> tuple[int, int, np.ndarray | None]:
-    """``(dim, passages, sample)``: what a new vector index for the database's passages is trained on."""
+    """``(dim, passages, sample)``: what :func:`vectors.new` trains a vector index for the database's
+    passages on."""
     passages = db.execute("select count(*) from passages").fetchone()[0]
     all_ids = np.array([r[0] for r in db.execute("select id from passages order by id")], dtype=np.int64)
     rows = vectors.training_rows(passages)
@@ -529,11 +530,6 @@ def _training(db: Any, dim: int) -> tuple[int, int, np.ndarray | None]:
         train[at : at + len(vecs)] = vecs
         at += len(vecs)
     return dim, passages, train
-
-
-def _trained(dim: int, passages: int, train: np.ndarray | None) -> Any:
-    """A new, empty vector index for ``passages`` vectors, trained on ``train`` (:func:`_training`)."""
-    return vectors.new(dim, passages, train)
 
 
 def _write_vectors(db: Any, path: Path, dim: int, old_index: Any, changes: Changes, trained: Any = None) -> int:
@@ -550,7 +546,7 @@ def _write_vectors(db: Any, path: Path, dim: int, old_index: Any, changes: Chang
         else:
             index = None  # it must change kind or has outgrown its lists: trained afresh below
     if index is None:
-        index = trained if trained is not None else _trained(*_training(db, dim))
+        index = trained if trained is not None else vectors.new(*_training(db, dim))
         for ids, vecs in _stored_vectors(db, dim):
             vectors.add(index, vecs, ids)
     if index.ntotal != passages:

@@ -35,7 +35,7 @@ from index import layout, postings, store, vectors
 from index.changes import BuildReport, Plan, load_problems, old_files, old_meta, plan_changes, save_problems
 from index.embedding import Embedder
 from index.errors import TooManyRemovals
-from index.ingest import Article, file_hashes, fingerprint, unsupported_files, unsupported_problem
+from index.ingest import Article, file_hashes, file_size, fingerprint, unsupported_files, unsupported_problem
 from index.prepare import Prepared, Workers, default_workers, prepare, read_signed
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def build_index(
         tmp = None if dry_run else layout.new_build_dir(data_dir)
         spool = None if tmp is None else _Spool(tmp / SPOOL_NAME)
         if workers is None:  # a big build spreads its text work over the cores
-            big = sum(map(_size, to_read)) >= PARALLEL_BATCHES * batch_chars
+            big = sum(map(file_size, to_read)) >= PARALLEL_BATCHES * batch_chars
             workers = default_workers() if big and not dry_run else 1
         pool = Workers(workers)  # starts its processes when first given work
         try:
@@ -186,13 +186,6 @@ def build_index(
         layout.clean_old_builds(data_dir)
     report.seconds = time.monotonic() - started
     return report
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars: int, progress: bool,

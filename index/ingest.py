@@ -468,7 +468,7 @@ def corpus_pieces(root: Path, files: Iterable[Path] | None = None, known: dict[s
         hashes = (known or {}).get(rel, frozenset())
         for start, end in _line_runs(path, piece_bytes) if path.suffix.lower() == ".jsonl" else [(0, None)]:
             group.append(Piece(path, rel, start, end, hashes))
-            size += (_size_of(path) if end is None else end) - start
+            size += (file_size(path) if end is None else end) - start
             if size >= piece_bytes:
                 yield group
                 group, size = [], 0
@@ -476,7 +476,8 @@ def corpus_pieces(root: Path, files: Iterable[Path] | None = None, known: dict[s
         yield group
 
 
-def _size_of(path: Path) -> int:
+def file_size(path: Path) -> int:
+    """A file's size in bytes; 0 when it cannot be read (reading it says why)."""
     try:
         return path.stat().st_size
     except OSError:

@@ -54,8 +54,8 @@ class Passage(NamedTuple):
 @dataclass
 class Prepared:
     """One batch of articles, chunked: passage rows and sentence spans, ready to embed and insert.
-    Kept in columns, not a dict a row: it crosses from a worker process, and unpickling 600,000
-    small dicts held the build's process for seconds."""
+    Kept in columns, not a dict a row: it crosses from a worker process, and the build's process
+    unpickles it (a dict a sentence was 600,000 dicts at 100,000 passages)."""
 
     articles: list[tuple[Article, bytes]]  # with their MinHash signatures (set by the caller: a worker
                                            # does not send back a copy of what it was given)

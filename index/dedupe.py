@@ -43,9 +43,14 @@ def _run_hashes(word_hashes: np.ndarray, n: int) -> np.ndarray:
     return runs >> np.uint64(3)
 
 
-def _min_hash(h: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """``(len(starts), NUM_PERM)``: each slice of ``h`` from its start to the next one's, min-hashed."""
-    return np.minimum.reduceat(np.outer(h, _A) + _B, starts, axis=0).astype(np.uint64)
+def _min_hash(h: np.ndarray, starts: np.ndarray, work: np.ndarray) -> np.ndarray:
+    """``(len(starts), NUM_PERM)``: each slice of ``h`` from its start to the next one's, min-hashed.
+    ``work``: at least ``(len(h), NUM_PERM)`` uint64 to compute in (not allocated per call: a fresh 2 MB
+    array is fresh pages, and faulting them in was most of the time)."""
+    out = work[: len(h)]
+    np.multiply(h[:, None], _A, out=out)
+    out += _B
+    return np.minimum.reduceat(out, starts, axis=0)
 
 
 def signature(text: str) -> np.ndarray:
@@ -61,6 +66,7 @@ def signatures(texts: list[str]) -> np.ndarray:
     """``(len(texts), NUM_PERM)`` MinHash signatures, as :func:`signature` gives one at a time,
     computed for many texts at once: the per-call cost of numpy was most of a text's."""
     out = np.empty((len(texts), NUM_PERM), dtype=np.uint64)
+    work = np.empty((SIGN_SHINGLES, NUM_PERM), dtype=np.uint64)
     runs: list[np.ndarray] = []  # a text without words has one run, of nothing
     for text in texts:
         words = tokens(text)
@@ -74,11 +80,11 @@ def signatures(texts: list[str]) -> np.ndarray:
             end += 1
         if size > SIGN_SHINGLES:  # one long text: its shingles a slice at a time
             h = runs[at]
-            out[at] = np.min([_min_hash(h[i : i + SIGN_SHINGLES], np.zeros(1, np.int64))[0]
+            out[at] = np.min([_min_hash(h[i : i + SIGN_SHINGLES], np.zeros(1, np.int64), work)[0]
                               for i in range(0, len(h), SIGN_SHINGLES)], axis=0)
         else:
             lengths = np.array([len(r) for r in runs[at:end]])
-            out[at:end] = _min_hash(np.concatenate(runs[at:end]), np.concatenate([[0], np.cumsum(lengths)[:-1]]))
+            out[at:end] = _min_hash(np.concatenate(runs[at:end]), np.concatenate([[0], np.cumsum(lengths)[:-1]]), work)
         at = end
     return out
 

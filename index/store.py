@@ -104,6 +104,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
 
 
 FTS_INSERT_TRIGGER = "passages_ai"
+FTS_HASH_BYTES = 1 << 20  # FTS5's default
+FTS_REBUILD_HASH_BYTES = 64 << 20
 
 
 @contextlib.contextmanager
@@ -117,7 +119,11 @@ def fts_filled_last(db: sqlite_utils.Database) -> Iterator[None]:
         return
     db.execute(f"drop trigger {FTS_INSERT_TRIGGER}")
     yield
+    # Pending terms held in memory up to this size before FTS5 writes a segment (1 MB by default): one
+    # segment for 100,000 passages instead of dozens merged afterwards (rebuild and optimize: 2.1 s -> 1.4 s).
+    db.execute("insert into passages_fts(passages_fts, rank) values ('hashsize', ?)", [FTS_REBUILD_HASH_BYTES])
     db.execute("insert into passages_fts(passages_fts) values ('rebuild')")
+    db.execute("insert into passages_fts(passages_fts, rank) values ('hashsize', ?)", [FTS_HASH_BYTES])
     db.execute(row[0])
 
 

@@ -434,11 +434,10 @@ def _embed(embedder: Embedder, unique: dict[str, str], reusable: dict[str, np.nd
     keys = list(unique)
     for i in range(0, len(keys), EMBED_BATCH):
         chunk = keys[i : i + EMBED_BATCH]
-        vecs = embedder.encode_documents([unique[h] for h in chunk])
+        vecs = np.asarray(embedder.encode_documents([unique[h] for h in chunk]), dtype=np.float32)
         if vecs.shape != (len(chunk), embedder.dim):
             raise ValueError(f"embedder returned {vecs.shape}, expected ({len(chunk)}, {embedder.dim})")
-        for h, v in zip(chunk, vecs):
-            reusable[h] = np.asarray(v, dtype=np.float32)
+        reusable.update(zip(chunk, vecs))
     return reusable
 
 
@@ -464,15 +463,25 @@ def _finish(db: Any, batch: Prepared, vectors_of: Future[dict[str, np.ndarray]],
         db.conn.executemany(
             "insert into passages (id, article_id, seq, start, end, text, text_hash, vector, terms, title_terms) "
             "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(pid, p.article_id, p.seq, p.start, p.end, p.text, p.text_hash, store.vector_blob(reusable[p.text_hash]),
-              p.terms, p.title_terms) for pid, p in zip(ids, rows)])
+            [(pid, p.article_id, p.seq, p.start, p.end, p.text, p.text_hash, blob, p.terms, p.title_terms)
+             for pid, p, blob in zip(ids, rows, _blobs(reusable, [p.text_hash for p in rows], "<f4"))])
         db.conn.executemany(
             "insert into sentences (passage_id, start, end, text_hash, vector) values (?, ?, ?, ?, ?)",
-            [(ids[p], start, end, h, store.vector_blob16(reusable[h]))
-             for (p, start, end), h in zip(batch.sentences.tolist(), batch.sentence_hashes)])
+            [(ids[p], start, end, h, blob) for (p, start, end), h, blob in
+             zip(batch.sentences.tolist(), batch.sentence_hashes, _blobs(reusable, batch.sentence_hashes, "<f2"))])
     keys.add(batch.keys, np.arange(first, first + len(rows)))
     added.append(np.array(ids, dtype=np.int64))
     return batch.to_embed
+
+
+def _blobs(vectors_of: dict[str, np.ndarray], hashes: list[str], dtype: str) -> list[bytes]:
+    """The stored form of these texts' vectors (``store.vector_blob``'s bytes for ``<f4``,
+    ``store.vector_blob16``'s for ``<f2``), converted in one array, not a row at a time."""
+    if not hashes:
+        return []
+    raw = np.stack([vectors_of[h] for h in hashes]).astype(dtype).tobytes()
+    size = len(raw) // len(hashes)
+    return [raw[i : i + size] for i in range(0, len(raw), size)]
 
 
 def _known_vectors(db: Any, table: str, hashes: set[str], decode: Any) -> dict[str, np.ndarray]:

@@ -177,14 +177,16 @@ class Collector:
                 continue
             parked = parked[np.argsort(parked["key"], kind="stable")]  # ids stay ascending within a key
             bounds = np.flatnonzero(np.r_[True, parked["key"][1:] != parked["key"][:-1], True])
-            out = []
-            for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-                group = parked[lo:hi]
-                key = names[int(group["key"][0])]
-                done.add(key)
-                if not fresh:
-                    group = _merged(_read(db, key), removed, group)
-                out.append(_row(key, group))
+            keys = [names[k] for k in parked["key"][bounds[:-1]].tolist()]
+            done.update(keys)
+            if fresh:  # every key's row is its slice of the bucket's: columns converted once, then cut
+                rows = zip(keys, bounds[:-1].tolist(), bounds[1:].tolist())
+                ids, freqs, lengths = _columns(parked)
+                out = [(key, hi - lo, ids[4 * lo : 4 * hi], freqs[2 * lo : 2 * hi], lengths[2 * lo : 2 * hi])
+                       for key, lo, hi in rows]
+            else:
+                out = [_row(key, _merged(_read(db, key), removed, parked[lo:hi]))
+                       for key, lo, hi in zip(keys, bounds[:-1].tolist(), bounds[1:].tolist())]
             db.conn.executemany(_UPSERT, out)
         for key in sorted(self._removed_keys - done):  # keys whose passages went and got none new
             group = _merged(_read(db, key), removed, np.zeros(0, _PARKED))
@@ -224,12 +226,16 @@ def rebuild(db: Any, folder: Path | None = None, chunk: int = 10_000) -> None:
         collector.close()
 
 
-def _row(key: str, group: np.ndarray) -> tuple[str, int, bytes, bytes, bytes]:
+def _columns(group: np.ndarray) -> tuple[bytes, bytes, bytes]:
+    """Parked postings as stored: ids (4 bytes each), frequencies in text and title (2), lengths (2)."""
     freqs = np.empty((len(group), 2), np.uint8)
     freqs[:, 0] = group["tf"]
     freqs[:, 1] = group["title_tf"]
-    return (key, len(group), group["pid"].astype("<u4").tobytes(), freqs.tobytes(),
-            group["length"].astype("<u2").tobytes())
+    return group["pid"].astype("<u4").tobytes(), freqs.tobytes(), group["length"].astype("<u2").tobytes()
+
+
+def _row(key: str, group: np.ndarray) -> tuple[str, int, bytes, bytes, bytes]:
+    return (key, len(group), *_columns(group))
 
 
 def _read(db: Any, key: str) -> np.ndarray:

@@ -56,6 +56,7 @@ class StaticEncoder:
         self._bpe = module.tokenizer.model
         self._added = tuple(t for t in added_tokens if t)
         self._cache: dict[str, tuple[int, ...]] = {}
+        self._one_thread = False
 
     @classmethod
     def for_model(cls, model: Any) -> "StaticEncoder | None":
@@ -110,6 +111,13 @@ class StaticEncoder:
         for i, text in enumerate(texts):
             offsets[i] = len(flat)
             flat.extend(self.token_ids(text))
+        if not self._one_thread:
+            # One intra-op thread. Each encode is a few small operations, and between them torch's OpenMP
+            # threads spin waiting for the next: 2.4 s of a 100k-passage build's CPU, on a core the build's
+            # workers needed (build 40.8 s -> 38.1 s). A question's few tokens gain nothing from a second
+            # thread either. Process-wide, so set only when a static model is in use (no other torch work).
+            torch.set_num_threads(1)
+            self._one_thread = True
         with torch.inference_mode():
             vectors = self._module.embedding(torch.tensor(flat, dtype=torch.long), torch.from_numpy(offsets))
             vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)

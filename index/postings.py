@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections import defaultdict
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,8 +88,9 @@ def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def count(terms: list[str], title_terms: list[str]) -> BatchPostings:
     """Count the keys of each passage (its ``terms`` and its article's ``title_terms``, as stored).
     Depends on nothing but its arguments: a build runs it in worker processes."""
-    vocab: dict[str, int] = {}
-    number = vocab.setdefault
+    vocab: defaultdict[str, int] = defaultdict()
+    vocab.default_factory = vocab.__len__  # a new key is numbered as it is met, all in C
+    number = vocab.__getitem__
     text_keys: list[int] = []
     text_rows: list[int] = []
     title_keys: list[int] = []
@@ -97,9 +99,9 @@ def count(terms: list[str], title_terms: list[str]) -> BatchPostings:
     for row, (own, title) in enumerate(zip(terms, title_terms)):
         a = own.split()
         b = title.split() if title else []
-        text_keys.extend([number(k, len(vocab)) for k in a])
+        text_keys.extend(map(number, a))
         text_rows.extend([row] * len(a))
-        title_keys.extend([number(k, len(vocab)) for k in b])
+        title_keys.extend(map(number, b))
         title_rows.extend([row] * len(b))
         lengths[row] = len(a) + len(b)
     text_pairs, text_n = _counts(text_keys, text_rows)

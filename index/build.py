@@ -207,7 +207,7 @@ def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars
             # memory is given back first, so the training sample does not come on top of it.
             if optimize and len(changes.added_ids) >= VECTOR_BATCH:
                 _release_memory(db)
-            trained = trainer.submit(vectors.new, *_training(db, dim_known or embedder.dim)) if optimize else None
+            trained = trainer.submit(_train_beside, *_training(db, dim_known or embedder.dim)) if optimize else None
         report.embedded = changes.embedded
         _rest(db, plan, changes, report, embedder, chunk_chars, old_index, trained, folder=folder,
               generation=generation, corpus_print=corpus_print, corpus_dir=corpus_dir, dim=dim_known or embedder.dim,
@@ -532,6 +532,13 @@ def _training(db: Any, dim: int) -> tuple[int, int, np.ndarray | None]:
         train[at : at + len(vecs)] = vecs
         at += len(vecs)
     return dim, passages, train
+
+
+def _train_beside(dim: int, passages: int, sample: np.ndarray | None) -> Any:
+    """:func:`vectors.new` on one OpenMP thread (this thread's own setting): it trains beside SQLite's
+    work on the other core, and two threads spent a third more CPU for the same lists."""
+    vectors.one_thread()
+    return vectors.new(dim, passages, sample)
 
 
 def _write_vectors(db: Any, path: Path, dim: int, old_index: Any, changes: Changes, trained: Any = None) -> int:

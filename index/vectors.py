@@ -24,6 +24,10 @@ import numpy as np
 EXACT_BELOW = 20_000
 NPROBE = 24
 TRAIN_PER_LIST = 64
+# k-means rounds for the lists (FAISS's default: 10). At 100k passages 6 rounds took 3.4 s against 5.6 s
+# on one thread, and found the same neighbours: recall@10 against exact search 0.829 against 0.831,
+# top-1 0.903 against 0.901 (1,000 XQuAD questions; k-means' own seed moves these by as much).
+TRAIN_ITERATIONS = 6
 SQ_TRAIN = 20_000  # of those training vectors, how many the 8-bit ranges are fitted on
 # An inverted file is rebuilt when the size it would be given is this many times its own.
 REBUILD_GROWTH = 2.0
@@ -75,6 +79,7 @@ def new(dim: int, n: int, train: np.ndarray | None = None, *, exact: bool | None
     index = faiss.index_factory(dim, f"IVF{nlist_for(n)},SQ8", faiss.METRIC_INNER_PRODUCT)
     # The lists, exactly as index.train would make them; then the 8-bit ranges alone, on a subsample:
     # fitting them copies the vectors twice over (FAISS's own subsample, then residuals).
+    index.cp.niter = TRAIN_ITERATIONS
     faiss.Clustering(dim, index.nlist, index.cp).train(train, index.quantizer)
     index.train(train[np.sort(np.random.default_rng(0).permutation(len(train))[:SQ_TRAIN])])
     index.nprobe = NPROBE
@@ -119,6 +124,12 @@ def fits(index: object, n: int) -> bool:
     return want_exact == is_exact(index) and (want_exact or nlist_for(n) < REBUILD_GROWTH * index.nlist)
 
 
+def one_thread() -> None:
+    """FAISS work started on the calling thread from now on runs on one OpenMP thread (other threads
+    keep their own setting)."""
+    _faiss().omp_set_num_threads(1)
+
+
 def search(index: object, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """``(scores, ids)`` for each query row, best first; missing slots have id -1."""
     if queries.ndim != 2:
@@ -127,7 +138,7 @@ def search(index: object, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.n
         return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
     k = max(1, min(k, index.ntotal))
     if _single_threaded:
-        _faiss().omp_set_num_threads(1)  # this thread's setting: OpenMP keeps one per thread
+        one_thread()  # this thread's setting: OpenMP keeps one per thread
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
 

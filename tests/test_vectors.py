@@ -137,8 +137,8 @@ def test_an_incremental_build_updates_the_inverted_file_instead_of_rebuilding(
 
 
 def test_training_on_a_sample_makes_the_lists_faiss_would_and_keeps_recall(monkeypatch):
-    """The lists come from the whole training sample (as index.train makes them); the 8-bit ranges
-    from SQ_TRAIN of its vectors, which costs nothing in recall."""
+    """The lists come from the whole training sample (as index.train makes them, in TRAIN_ITERATIONS
+    rounds); the 8-bit ranges from SQ_TRAIN of its vectors, which costs nothing in recall."""
     import faiss
 
     monkeypatch.setattr(vectors, "EXACT_BELOW", 1000)
@@ -147,6 +147,7 @@ def test_training_on_a_sample_makes_the_lists_faiss_would_and_keeps_recall(monke
     data, ids = _unit(rng, 4000), np.arange(4000)
     index = vectors.build(data, ids)
     plain = faiss.index_factory(16, f"IVF{index.nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
+    plain.cp.niter = vectors.TRAIN_ITERATIONS
     plain.train(data[vectors.training_rows(4000)])
     assert np.array_equal(index.quantizer.reconstruct_n(0, index.nlist), plain.quantizer.reconstruct_n(0, plain.nlist))
     queries = _unit(rng, 100)

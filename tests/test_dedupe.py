@@ -35,6 +35,37 @@ def test_with_fresh_ids_only_their_buckets_are_compared():
     assert dedupe.find_duplicates(sigs, sorted(sigs), fresh=set()) == {}
 
 
+def test_copies_among_unrelated_articles_sharing_their_band_go_to_the_earliest_copy(monkeypatch):
+    """Big buckets of mixed members (a story's copies and unrelated articles with one equal band),
+    their pairs compared a few at a time: each copy is a duplicate of the first, nothing else is."""
+    monkeypatch.setattr(dedupe, "PAIRS_AT_ONCE", 7)
+    rng = np.random.default_rng(11)
+    story = rng.integers(0, 2**60, dedupe.NUM_PERM).astype(np.uint64)
+    rows = dedupe.NUM_PERM // dedupe.BANDS
+    sigs, order = {}, []
+    for i in range(40):
+        other = rng.integers(0, 2**60, dedupe.NUM_PERM).astype(np.uint64)
+        other[:rows] = story[:rows]  # the story's first band: same bucket, 4 of 64 slots equal
+        copy = story.copy()
+        copy[rng.choice(np.arange(rows, dedupe.NUM_PERM), 2, replace=False)] = i + 1  # 62 of 64 equal
+        sigs[f"u{i:02d}"], sigs[f"c{i:02d}"] = other, copy
+        order += [f"u{i:02d}", f"c{i:02d}"]
+    dupes = dedupe.find_duplicates(sigs, order)
+    assert set(dupes) == {f"c{i:02d}" for i in range(1, 40)}
+    for dup, (kept, sim) in dupes.items():
+        assert kept == "c00" and sim == dedupe.similarity(sigs[dup], sigs["c00"]) >= dedupe.THRESHOLD
+
+
+def test_only_buckets_with_a_close_pair_are_looked_at_in_order(monkeypatch):
+    monkeypatch.setattr(dedupe, "PAIRS_AT_ONCE", 4)  # the 45 pairs of ten members in 12 operations
+    rng = np.random.default_rng(3)
+    matrix = rng.integers(0, 2**60, (10, dedupe.NUM_PERM)).astype(np.uint64)
+    matrix[9] = matrix[8]
+    matrix[9, :3] = 0  # 61 of 64 slots equal: the only close pair, the last of the big bucket's
+    buckets = [[0, 1], list(range(10)), [2, 3, 4], [8, 9], list(range(8)), [7, 8]]
+    assert dedupe._close_enough(matrix, buckets, dedupe.THRESHOLD) == [list(range(10)), [8, 9]]
+
+
 def test_signature_of_a_text_is_stable_across_versions():
     """Signatures are stored in the index: the same text must give the same one in every version
     (they changed with index formats 5 and 10, which rebuild every index)."""

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections import defaultdict
 import tempfile
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable

@@ -464,24 +464,19 @@ def _finish(db: Any, batch: Prepared, vectors_of: Future[dict[str, np.ndarray]],
             "insert into passages (id, article_id, seq, start, end, text, text_hash, vector, terms, title_terms) "
             "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(pid, p.article_id, p.seq, p.start, p.end, p.text, p.text_hash, blob, p.terms, p.title_terms)
-             for pid, p, blob in zip(ids, rows, _blobs(reusable, [p.text_hash for p in rows], "<f4"))])
+             for pid, p, blob in zip(ids, rows, _blobs(reusable, [p.text_hash for p in rows]))])
         db.conn.executemany(
             "insert into sentences (passage_id, start, end, text_hash, vector) values (?, ?, ?, ?, ?)",
             [(ids[p], start, end, h, blob) for (p, start, end), h, blob in
-             zip(batch.sentences.tolist(), batch.sentence_hashes, _blobs(reusable, batch.sentence_hashes, "<f2"))])
+             zip(batch.sentences.tolist(), batch.sentence_hashes, _blobs(reusable, batch.sentence_hashes, half=True))])
     keys.add(batch.keys, np.arange(first, first + len(rows)))
     added.append(np.array(ids, dtype=np.int64))
     return batch.to_embed
 
 
-def _blobs(vectors_of: dict[str, np.ndarray], hashes: list[str], dtype: str) -> list[bytes]:
-    """The stored form of these texts' vectors (``store.vector_blob``'s bytes for ``<f4``,
-    ``store.vector_blob16``'s for ``<f2``), converted in one array, not a row at a time."""
-    if not hashes:
-        return []
-    raw = np.stack([vectors_of[h] for h in hashes]).astype(dtype).tobytes()
-    size = len(raw) // len(hashes)
-    return [raw[i : i + size] for i in range(0, len(raw), size)]
+def _blobs(vectors_of: dict[str, np.ndarray], hashes: list[str], half: bool = False) -> list[bytes]:
+    """The stored form of these texts' vectors (:func:`store.vector_blobs`), in one array, not a row at a time."""
+    return store.vector_blobs(np.stack([vectors_of[h] for h in hashes]), half) if hashes else []
 
 
 def _known_vectors(db: Any, table: str, hashes: set[str], decode: Any) -> dict[str, np.ndarray]:

@@ -194,17 +194,16 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def vector_blob(vector: np.ndarray) -> bytes:
-    return np.asarray(vector, dtype="<f4").tobytes()
+def vector_blobs(vectors: np.ndarray, half: bool = False) -> list[bytes]:
+    """The stored form of each row: little-endian float32, or float16 with ``half`` (sentence vectors:
+    they only rank a few sentences, and there are many). Converted as one array, then cut."""
+    raw = np.asarray(vectors, dtype="<f2" if half else "<f4").tobytes()
+    size = len(raw) // len(vectors) if len(vectors) else 0
+    return [raw[i : i + size] for i in range(0, len(raw), size)] if size else []
 
 
 def blob_vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f4")
-
-
-def vector_blob16(vector: np.ndarray) -> bytes:
-    """Sentence vectors are kept at half precision: they only rank a few sentences, and there are many."""
-    return np.asarray(vector, dtype="<f2").tobytes()
 
 
 def blob_vector16(blob: bytes) -> np.ndarray:

@@ -305,36 +305,32 @@ class _Lines:
 
 def _jsonl_articles(path: Path, rel: str, lines: _Lines, start: int = 0, end: int | None = None
                     ) -> Iterator[Article | BadArticle]:
-    """The articles and bad lines of a JSONL file's lines from byte ``start`` to ``end``, one at a time."""
-    for n, line in _jsonl_lines(path, rel, start, end):
-        lines.read = n
-        if isinstance(line, BadArticle):
+    """The articles and bad lines of a JSONL file's lines from byte ``start`` to ``end``, one at a
+    time; a file that cannot be read or parsed is one more problem (it must not stop the corpus)."""
+    try:
+        for n, line in _jsonl_lines(path, rel, start, end):
+            lines.read = n
+            if isinstance(line, BadArticle):
+                lines.text = True
+                yield line
+                continue
+            if not line.strip():
+                continue
             lines.text = True
-            yield line
-            continue
-        if not line.strip():
-            continue
+            if "\x00" in line:
+                yield BadArticle(rel, "binary data (NUL bytes) on this line", n)
+                continue
+            try:
+                yield jsonl_article(line, rel, n)
+            except BadArticle as e:
+                yield e
+    except OSError as e:
         lines.text = True
-        if "\x00" in line:
-            yield BadArticle(rel, "binary data (NUL bytes) on this line", n)
-            continue
-        try:
-            yield jsonl_article(line, rel, n)
-        except BadArticle as e:
-            yield e
-
-
-def iter_jsonl_file(path: Path, rel: str) -> Iterator[Article | BadArticle]:
-    """A JSONL file streamed line by line: its articles and bad lines one at a time, in line order."""
-    lines = _Lines()
-    yield from _jsonl_articles(path, rel, lines)
-    if not lines.text:
-        yield BadArticle(rel, "empty file")
-
-
-def read_jsonl_file(path: Path, rel: str) -> tuple[list[Article], list[BadArticle]]:
-    """A JSONL file's articles and bad lines (all of them in memory; a build streams :func:`iter_jsonl_file`)."""
-    return _split_items(iter_jsonl_file(path, rel))
+        yield BadArticle(rel, f"cannot read: {e.strerror or e}")
+    except (ValueError, TypeError, RecursionError) as e:
+        log.debug("cannot read %s", rel, exc_info=True)
+        lines.text = True
+        yield BadArticle(rel, f"cannot read: {e}")
 
 
 def _split_items(items: Iterable[Article | BadArticle]) -> tuple[list[Article], list[BadArticle]]:
@@ -354,13 +350,10 @@ def iter_file(path: Path, root: Path) -> Iterator[Article | BadArticle]:
     """Articles in one file and what was wrong with it, one at a time (a JSONL file is never held whole)."""
     rel = _rel(path, root)
     if path.suffix.lower() == ".jsonl":
-        try:
-            yield from iter_jsonl_file(path, rel)
-        except OSError as e:
-            yield BadArticle(rel, f"cannot read: {e.strerror or e}")
-        except (ValueError, TypeError, RecursionError) as e:  # a malformed file must not stop the corpus
-            log.debug("cannot read %s", rel, exc_info=True)
-            yield BadArticle(rel, f"cannot read: {e}")
+        lines = _Lines()
+        yield from _jsonl_articles(path, rel, lines)
+        if not lines.text:
+            yield BadArticle(rel, "empty file")
         return
     found, bad = _read_one(path, rel)
     yield from bad
@@ -511,16 +504,7 @@ def read_piece(piece: Piece) -> PieceRead:
         found, bad = _read_one(piece.path, piece.rel)
         return PieceRead([*bad, *found])
     lines = _Lines()
-    items: list[Article | BadArticle] = []
-    try:
-        items.extend(_jsonl_articles(piece.path, piece.rel, lines, piece.start, piece.end))
-    except OSError as e:
-        items.append(BadArticle(piece.rel, f"cannot read: {e.strerror or e}"))
-        lines.text = True
-    except (ValueError, TypeError, RecursionError) as e:  # a malformed file must not stop the corpus
-        log.debug("cannot read %s", piece.rel, exc_info=True)
-        items.append(BadArticle(piece.rel, f"cannot read: {e}"))
-        lines.text = True
+    items = list(_jsonl_articles(piece.path, piece.rel, lines, piece.start, piece.end))
     return PieceRead(items, lines.read, lines.text)
 
 

@@ -519,9 +519,11 @@ def _training(db: Any, dim: int) -> tuple[int, int, np.ndarray | None]:
     """``(dim, passages, sample)``: what :func:`vectors.new` trains a vector index for the database's
     passages on."""
     passages = db.execute("select count(*) from passages").fetchone()[0]
-    all_ids = np.array([r[0] for r in db.execute("select id from passages order by id")], dtype=np.int64)
     rows = vectors.training_rows(passages)
-    train = np.empty((len(rows), dim), np.float32) if len(rows) else None
+    if not len(rows):  # an exact index: nothing to train on
+        return dim, passages, None
+    all_ids = np.array([r[0] for r in db.execute("select id from passages order by id")], dtype=np.int64)
+    train = np.empty((len(rows), dim), np.float32)
     at = 0
     for _, vecs in _stored_vectors(db, dim, all_ids[rows]):  # filled in place: one copy of the sample
         train[at : at + len(vecs)] = vecs

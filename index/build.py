@@ -24,6 +24,7 @@ import pickle
 import shutil
 import sqlite3
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +46,9 @@ log = logging.getLogger(__name__)
 # 5: MinHash signatures from word hashes (the stored ones of format 4 do not compare with them);
 # 6: WAL databases updated in place, vector files named by generation; 7: stored MinHash band keys;
 # 8: keyword postings ranked by index.postings; 9: more English irregular forms joined ("shown" -> show);
-# 10: a month named without a year dated from its article, more date forms, multiply-shift MinHash
-INDEX_FORMAT = "10"
+# 10: a month named without a year dated from its article, more date forms, multiply-shift MinHash;
+# 11: a passage's sentence spans and vectors on its own row, not a row a sentence
+INDEX_FORMAT = "11"
 CHUNK_CHARS = 900
 EMBED_BATCH = 1024
 BATCH_CHARS = 2_000_000  # article text chunked, embedded and written at a time (a longer article: alone)
@@ -56,6 +58,7 @@ SMALL_CACHE_KIB = 8_192  # and once they are written: the rest reads and writes 
 WAL_LIMIT_BYTES = 64 << 20  # the write-ahead log is cut back to this after a big update is checkpointed
 SPOOL_NAME = "articles.spool"  # the articles to embed, parked in the build folder while it is written
 PARALLEL_BATCHES = 3  # batches of text from which a build prepares passages in worker processes
+RECENT_SENTENCES = 100_000  # sentence vectors of the last batches a build keeps at hand for the next ones
 
 
 def build_index(
@@ -366,6 +369,7 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
     # outside the GIL, the text work inside it); batches are still written one after the other.
     pending: tuple[Prepared, Future[dict[str, np.ndarray]]] | None = None
     keys = postings.Collector(folder)
+    recent = _RecentSentences()
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-build-embed") as pool:
             jobs = ((batch, [a.id for a, _ in batch if a.id in replaced])
@@ -373,12 +377,12 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
             for (batch, _), prepared in workers.map(prepare, jobs, chunk_chars):
                 prepared.articles = batch
                 if pending is not None:
-                    embedded += _finish(db, *pending, added, removed, keys)
+                    embedded += _finish(db, *pending, added, removed, keys, recent)
                     bar.update(len(pending[0].articles))
-                reusable, unique = _needed(db, prepared)
+                reusable, unique = _needed(db, prepared, recent)
                 pending = (prepared, pool.submit(_embed, embedder, unique, reusable))
             if pending is not None:
-                embedded += _finish(db, *pending, added, removed, keys)
+                embedded += _finish(db, *pending, added, removed, keys, recent)
                 bar.update(len(pending[0].articles))
         with db.atomic():
             _delete_articles(db, [aid for aid in plan.stale if aid not in replaced], removed, keys)
@@ -391,7 +395,7 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
 
 
 def _delete_articles(db: Any, ids: list[str], removed: list[np.ndarray], keys: postings.Collector) -> None:
-    """Delete these articles with their passages and sentences; their passage ids go to ``removed``
+    """Delete these articles with their passages; their passage ids go to ``removed``
     and their keys to ``keys``."""
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
@@ -405,19 +409,40 @@ def _delete_articles(db: Any, ids: list[str], removed: list[np.ndarray], keys: p
         db.conn.executemany("delete from minhash_bands where band = ? and key = ? and article_id = ?",
                             store.band_rows([r[0] for r in signed],
                                             np.frombuffer(b"".join(r[1] for r in signed), dtype=np.uint64)))
-        db.execute(f"delete from sentences where passage_id in (select id from passages where article_id in ({marks}))",
-                   chunk)
         db.execute(f"delete from passages where article_id in ({marks})", chunk)
         db.execute(f"delete from articles where id in ({marks})", chunk)
 
 
-def _needed(db: Any, batch: Prepared) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """The vectors the index already holds for these texts (looked up by text hash, after the
+class _RecentSentences:
+    """The sentence vectors of the last batches a build wrote (at most ``RECENT_SENTENCES``, whole
+    batches), by text hash: a line repeated across articles (a byline, a standard closing paragraph)
+    is embedded once, not once a batch. A line that keeps coming back stays at hand, as each batch
+    holding it keeps it; the index has no table of sentences to look them up in (what an update
+    reuses from the index: :func:`_known_vectors`)."""
+
+    def __init__(self) -> None:
+        self._batches: deque[dict[str, np.ndarray]] = deque()
+        self._held = 0
+
+    def add(self, hashes: list[str], vectors: np.ndarray) -> None:
+        self._batches.append(dict(zip(hashes, vectors)))
+        self._held += len(self._batches[-1])
+        while len(self._batches) > 1 and self._held > RECENT_SENTENCES:
+            self._held -= len(self._batches.popleft())
+
+    def find(self, hashes: set[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for batch in self._batches:
+            out.update((h, batch[h].astype(np.float32)) for h in batch.keys() & hashes)
+        return out
+
+
+def _needed(db: Any, batch: Prepared, recent: _RecentSentences) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The vectors already at hand for these texts (see :func:`_known_vectors`; looked up after the
     batches before were written), and the texts to embed, by hash."""
-    wanted = {p.text_hash for p in batch.passages} | set(batch.sentence_hashes)
-    reusable: dict[str, np.ndarray] = {}
-    reusable.update(_known_vectors(db, "passages", wanted, store.blob_vector))
-    reusable.update(_known_vectors(db, "sentences", wanted - set(reusable), store.blob_vector16))
+    own = {p.text_hash for p in batch.passages}
+    reusable = recent.find(set(batch.sentence_hashes))
+    reusable.update(_known_vectors(db, own, set(batch.sentence_hashes) - set(reusable), batch.replaced))
     unique: dict[str, str] = {}
     for p in batch.passages:
         if p.text_hash not in reusable:
@@ -442,12 +467,17 @@ def _embed(embedder: Embedder, unique: dict[str, str], reusable: dict[str, np.nd
 
 
 def _finish(db: Any, batch: Prepared, vectors_of: Future[dict[str, np.ndarray]], added: list[np.ndarray],
-            removed: list[np.ndarray], keys: postings.Collector) -> int:
+            removed: list[np.ndarray], keys: postings.Collector, recent: _RecentSentences) -> int:
     """Wait for a batch's vectors and write it in one transaction, first deleting the old versions of
     its replaced articles (their passage ids go to ``removed``, the new ones to ``added``). Returns
     how many texts were embedded."""
     reusable = vectors_of.result()
     rows = batch.passages
+    hashes = batch.sentence_hashes
+    sentence_vectors = (np.stack([reusable[h] for h in hashes]).astype("<f2") if hashes
+                        else np.zeros((0, 0), "<f2"))
+    spans, sentence_blobs = store.sentence_columns(batch.sentences[:, 0], batch.sentences[:, 1:], sentence_vectors,
+                                                   len(rows))
     with db.atomic():
         _delete_articles(db, batch.replaced, removed, keys)
         db.conn.executemany(
@@ -461,38 +491,46 @@ def _finish(db: Any, batch: Prepared, vectors_of: Future[dict[str, np.ndarray]],
         first = db.execute("select coalesce(max(id), 0) + 1 from passages").fetchone()[0]
         ids = list(range(first, first + len(rows)))
         db.conn.executemany(
-            "insert into passages (id, article_id, seq, start, end, text, text_hash, vector, terms, title_terms) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(pid, p.article_id, p.seq, p.start, p.end, p.text, p.text_hash, blob, p.terms, p.title_terms)
-             for pid, p, blob in zip(ids, rows, _blobs(reusable, [p.text_hash for p in rows]))])
-        db.conn.executemany(
-            "insert into sentences (passage_id, start, end, text_hash, vector) values (?, ?, ?, ?, ?)",
-            [(ids[p], start, end, h, blob) for (p, start, end), h, blob in
-             zip(batch.sentences.tolist(), batch.sentence_hashes, _blobs(reusable, batch.sentence_hashes, half=True))])
+            "insert into passages (id, article_id, seq, start, end, text, text_hash, vector, terms, title_terms, "
+            "sentence_spans, sentence_vectors) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(pid, p.article_id, p.seq, p.start, p.end, p.text, p.text_hash, blob, p.terms, p.title_terms, sp, sv)
+             for pid, p, blob, sp, sv in zip(ids, rows, _blobs(reusable, [p.text_hash for p in rows]), spans,
+                                             sentence_blobs)])
     keys.add(batch.keys, np.arange(first, first + len(rows)))
+    recent.add(hashes, sentence_vectors)
     added.append(np.array(ids, dtype=np.int64))
     return batch.to_embed
 
 
-def _blobs(vectors_of: dict[str, np.ndarray], hashes: list[str], half: bool = False) -> list[bytes]:
+def _blobs(vectors_of: dict[str, np.ndarray], hashes: list[str]) -> list[bytes]:
     """The stored form of these texts' vectors (:func:`store.vector_blobs`), in one array, not a row at a time."""
-    return store.vector_blobs(np.stack([vectors_of[h] for h in hashes]), half) if hashes else []
+    return store.vector_blobs(np.stack([vectors_of[h] for h in hashes])) if hashes else []
 
 
-def _known_vectors(db: Any, table: str, hashes: set[str], decode: Any) -> dict[str, np.ndarray]:
-    """Vectors already in the index for these text hashes (equal text, equal vector).
-
-    One row is read per hash: a sentence repeated across an archive (a byline, a boilerplate
-    line) has as many rows as copies, and reading them all made each batch slower than the last.
-    """
+def _known_vectors(db: Any, passages: set[str], sentences: set[str], replaced: list[str]) -> dict[str, np.ndarray]:
+    """Vectors the index already holds for these passage and sentence text hashes (equal text, equal
+    vector): a passage of the same text (one row per hash: a passage repeated across an archive has
+    as many rows as copies, and reading them all made each batch slower than the last), with its
+    sentences, and the sentences of the ``replaced`` articles' old passages (an edited article's
+    unchanged sentences)."""
     out: dict[str, np.ndarray] = {}
-    ordered = sorted(hashes)
-    sql = (f"select value, (select vector from {table} where text_hash = value limit 1) "
-           f"from json_each(?)")
+    found: list[tuple[str, bytes, bytes | None, bytes | None]] = []
+    ordered = sorted(passages)
     for i in range(0, len(ordered), 2000):
-        for h, blob in db.execute(sql, [json.dumps(ordered[i : i + 2000])]):
-            if blob is not None:
-                out[h] = decode(blob).astype(np.float32)
+        for h, blob, text, spans, vecs in db.execute(
+                "select j.value, p.vector, p.text, p.sentence_spans, p.sentence_vectors from json_each(?) j "
+                "join passages p on p.id = (select id from passages where text_hash = j.value limit 1)",
+                [json.dumps(ordered[i : i + 2000])]):
+            out[h] = store.blob_vector(blob).astype(np.float32)
+            found.append((text, spans, vecs))
+    if sentences:
+        found.extend(_in_chunks(db, "select text, sentence_spans, sentence_vectors from passages "
+                                    "where article_id in ({marks})", replaced))
+        for text, spans, vecs in found:
+            for start, end, blob in store.sentence_rows(spans, vecs):
+                h = store.text_hash(text[start:end])
+                if blob and h in sentences and h not in out:
+                    out[h] = store.blob_vector16(blob).astype(np.float32)
     return out
 
 

@@ -146,20 +146,16 @@ def keyword_trust(query: Query) -> float:
 
 def best_sentences(db: Any, query_vector: np.ndarray, passage_ids: list[int]) -> dict[int, float]:
     """``{passage id: similarity of its best sentence}`` for those of these passages that have sentence vectors."""
-    owners: list[int] = []
-    blobs: list[bytes] = []
-    for pid, sentences in store.sentences_of(db, passage_ids).items():
-        for _, _, blob in sentences:
-            if blob:
-                owners.append(pid)
-                blobs.append(blob)
-    if not blobs:
+    stored = store.sentence_vectors_of(db, passage_ids)
+    if not stored:
         return {}
-    # Every sentence in one product; rows arrive grouped by passage.
-    scores = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), -1).astype(np.float32) @ query_vector
-    owner = np.asarray(owners)
-    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    return dict(zip(owner[starts].tolist(), np.maximum.reduceat(scores, starts).tolist()))
+    # Every sentence in one product; each passage's rows follow one another.
+    owners = list(stored)
+    counts = [len(blob) // (2 * len(query_vector)) for blob in stored.values()]
+    matrix = np.frombuffer(b"".join(stored.values()), dtype="<f2").reshape(sum(counts), -1)
+    scores = matrix.astype(np.float32) @ query_vector
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    return dict(zip(owners, np.maximum.reduceat(scores, starts).tolist()))
 
 
 def sentence_rerank(db: Any, query_vector: np.ndarray, dense: list[tuple[int, float]],

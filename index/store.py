@@ -97,9 +97,17 @@ def _m008_postings(db: sqlite_utils.Database) -> None:
     postings.rebuild(db)
 
 
+def _m009_sentences_on_passages(db: sqlite_utils.Database) -> None:
+    """Each passage's sentence spans and vectors on its own row (see :func:`sentence_columns`), not a
+    row a sentence: a build inserted five rows a passage into two indexes, and a question read them back."""
+    db["passages"].add_column("sentence_spans", bytes)
+    db["passages"].add_column("sentence_vectors", bytes)
+    db["sentences"].drop(ignore=True)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial, _m002_article_signatures, _m003_files, _m004_script_terms, _m005_sentences, _m006_problems,
-    _m007_bands, _m008_postings,
+    _m007_bands, _m008_postings, _m009_sentences_on_passages,
 ]
 
 
@@ -194,12 +202,37 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def vector_blobs(vectors: np.ndarray, half: bool = False) -> list[bytes]:
-    """The stored form of each row: little-endian float32, or float16 with ``half`` (sentence vectors:
-    they only rank a few sentences, and there are many). Converted as one array, then cut."""
-    raw = np.asarray(vectors, dtype="<f2" if half else "<f4").tobytes()
+def vector_blobs(vectors: np.ndarray) -> list[bytes]:
+    """The stored form of each row (little-endian float32), converted as one array, then cut."""
+    raw = np.asarray(vectors, dtype="<f4").tobytes()
     size = len(raw) // len(vectors) if len(vectors) else 0
     return [raw[i : i + size] for i in range(0, len(raw), size)] if size else []
+
+
+def sentence_columns(owners: np.ndarray, spans: np.ndarray, vectors: np.ndarray, passages: int
+                     ) -> tuple[list[bytes], list[bytes]]:
+    """The ``sentence_spans`` and ``sentence_vectors`` values of ``passages`` rows: each passage's sentences
+    as little-endian int32 ``(start, end)`` pairs (offsets inside the passage) and their float16 vectors,
+    in reading order. ``owners``: each sentence's passage (ascending), ``spans``: ``(n, 2)``, ``vectors``:
+    ``(n, dim)``. Converted as whole arrays, then cut a passage at a time."""
+    ends = np.cumsum(np.bincount(np.asarray(owners, dtype=np.int64), minlength=passages)).tolist()
+    span_bytes = np.asarray(spans, dtype="<i4").reshape(-1, 2).tobytes()
+    vector_bytes = np.asarray(vectors, dtype="<f2").tobytes()
+    span_size = 8  # two int32
+    vector_size = len(vector_bytes) // len(owners) if len(owners) else 0
+    starts = [0] + ends[:-1]
+    return ([span_bytes[a * span_size : b * span_size] for a, b in zip(starts, ends)],
+            [vector_bytes[a * vector_size : b * vector_size] for a, b in zip(starts, ends)])
+
+
+def sentence_rows(spans: bytes | None, vectors: bytes | None) -> list[tuple[int, int, bytes | None]]:
+    """A passage's stored sentences (:func:`sentence_columns`) as ``(start, end, float16 vector blob)``."""
+    if not spans:
+        return []
+    pairs = np.frombuffer(spans, dtype="<i4").reshape(-1, 2).tolist()
+    size = len(vectors) // len(pairs) if vectors else 0
+    return [(start, end, vectors[i * size : (i + 1) * size] if size else None)
+            for i, (start, end) in enumerate(pairs)]
 
 
 def blob_vector(blob: bytes) -> np.ndarray:
@@ -283,13 +316,30 @@ def sentences_of(db: sqlite_utils.Database, passage_ids: list[int]) -> dict[int,
         return {}
     marks = ",".join("?" * len(passage_ids))
     out: dict[int, list[tuple[int, int, bytes | None]]] = {p: [] for p in passage_ids}
-    for pid, start, end, blob in db.execute(
-            # A passage's sentences are inserted in reading order: their ids follow it, and the passage_id
-            # index (which holds the ids) gives them in that order without a sort.
-            f"select passage_id, start, end, vector from sentences where passage_id in ({marks}) order by passage_id, id",
-            passage_ids):
-        out[pid].append((start, end, blob))
+    try:
+        for pid, spans, blob in db.execute(
+                f"select id, sentence_spans, sentence_vectors from passages where id in ({marks})", passage_ids):
+            out[pid] = sentence_rows(spans, blob)
+    except sqlite3.OperationalError:  # an index of format 10 or older, served until it is rebuilt: a row a sentence
+        for pid, start, end, blob in db.execute(
+                f"select passage_id, start, end, vector from sentences where passage_id in ({marks}) "
+                f"order by passage_id, id", passage_ids):
+            out[pid].append((start, end, blob))
     return out
+
+
+def sentence_vectors_of(db: sqlite_utils.Database, passage_ids: list[int]) -> dict[int, bytes]:
+    """``{passage id: its sentences' float16 vectors, end to end}`` for those of these passages that have any."""
+    if not passage_ids:
+        return {}
+    marks = ",".join("?" * len(passage_ids))
+    try:
+        return {pid: blob for pid, blob in db.execute(
+            f"select id, sentence_vectors from passages where id in ({marks}) and length(sentence_vectors) > 0",
+            passage_ids)}
+    except sqlite3.OperationalError:  # an older index (see sentences_of)
+        joined = {pid: b"".join(b for _, _, b in rows if b) for pid, rows in sentences_of(db, passage_ids).items()}
+        return {pid: blob for pid, blob in joined.items() if blob}
 
 
 def passages_by_id(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict[str, Any]]:

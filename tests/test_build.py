@@ -2,9 +2,10 @@
 
 import os
 
+import numpy as np
 import pytest
 
-from index import layout
+from index import build, layout, store
 from index.build import build_index
 from index.engine import Engine
 from index.errors import IndexBusy, IndexMismatch
@@ -143,6 +144,55 @@ def test_a_sentence_repeated_across_articles_is_embedded_once(tmp_path, fake_emb
     engine = Engine(tmp_path / "data", fake_embedder)
     hits = engine.search(boiler, k=30)
     assert len({h.article_id for h in hits}) >= 10
+
+
+def _boilerplate_corpus(corpus, boiler, every):
+    corpus.mkdir()
+    for i in range(30):
+        tail = f" {boiler}" if i % every == 0 else ""
+        text = f"Headline number {i} of the day\n\nStory {i} has its own first line.{tail}"
+        (corpus / f"a{i:02d}.txt").write_text(text)
+
+
+def test_a_repeated_line_far_apart_is_embedded_again_only_past_the_recent_window(tmp_path, monkeypatch):
+    """A build keeps the sentence vectors of its last batches (build.RECENT_SENTENCES); a line that
+    comes back after the window has moved on is embedded again, and stored alike."""
+    boiler = "Reporting by the newsroom staff, edited by the night desk."
+    _boilerplate_corpus(tmp_path / "corpus", boiler, every=5)
+    wide, narrow = FakeEmbedder(), FakeEmbedder()
+    build_index(tmp_path / "corpus", tmp_path / "wide", wide, batch_chars=100)  # an article a batch
+    monkeypatch.setattr(build, "RECENT_SENTENCES", 2)  # one batch of two sentences kept
+    build_index(tmp_path / "corpus", tmp_path / "narrow", narrow, batch_chars=100)
+    # 24 one-sentence stories (passage and sentence: one text), 6 stories of a passage and 2 sentences
+    assert wide.texts_embedded == 24 + 6 * 2 + 1
+    assert narrow.texts_embedded == 24 + 6 * 3, "the line comes back 4 batches later, past a window of one"
+    stored = []
+    for data in (tmp_path / "wide", tmp_path / "narrow"):
+        db = Engine(data, FakeEmbedder()).snapshot().db()
+        stored.append(sorted((aid, seq, spans, vecs) for aid, seq, spans, vecs in db.execute(
+            "select article_id, seq, sentence_spans, sentence_vectors from passages")))
+    assert stored[0] == stored[1]
+
+
+def test_an_edited_article_embeds_only_its_new_sentences(tmp_path, fake_embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    body = " ".join(f"The harbour story gives fact number {n} about the ferry."
+                    for n in ("one", "two", "three", "four"))
+    (corpus / "a.txt").write_text(f"Harbour ferry story\n\n{body}")
+    build_index(corpus, tmp_path / "data", fake_embedder)
+    fake_embedder.texts_embedded = 0
+    (corpus / "a.txt").write_text(f"Harbour ferry story\n\n{body} The editor added a fifth fact later.")
+    report = build_index(corpus, tmp_path / "data", fake_embedder)
+    assert report.changed == 1
+    assert fake_embedder.texts_embedded == 2, "the new passage and its new sentence; the other four are reused"
+    db = Engine(tmp_path / "data", fake_embedder).snapshot().db()
+    (pid, text), = db.execute("select id, text from passages").fetchall()
+    rows = store.sentences_of(db, [pid])[pid]
+    assert len(rows) == 5
+    for start, end, blob in rows:
+        expected = FakeEmbedder().encode_documents([text[start:end]])[0]
+        assert np.allclose(store.blob_vector16(blob), expected, atol=1e-3), text[start:end]
 
 
 ZEBRA = "Zebra herd crosses the Mara river\n\nA herd of zebra crossed the Mara river at dawn, rangers said.\n"

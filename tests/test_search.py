@@ -63,10 +63,10 @@ def test_hybrid_search_matches_an_oracle_built_from_sqlite_and_numpy(fake_engine
         sims = dict(zip(ids.tolist(), (matrix @ q).tolist()))
         pool = {int(ids[i]) for i in order} | {p for p, _ in keyword}
         best = {}
-        for pid, blob in db.execute("select passage_id, vector from sentences"):
-            if pid in pool:
-                s16 = float(np.frombuffer(blob, dtype="<f2").astype(np.float32) @ q)
-                best[pid] = max(best.get(pid, -9.0), s16)
+        for pid, blob in db.execute("select id, sentence_vectors from passages"):
+            if pid in pool and blob:
+                s16 = np.frombuffer(blob, dtype="<f2").reshape(-1, len(q)).astype(np.float32) @ q
+                best[pid] = float(s16.max())
         dense = sorted(((p, sims[p] + search.SENTENCE_WEIGHT * best[p]) for p in pool), key=lambda kv: (-kv[1], kv[0]))
         fused = score_fusion([keyword, dense], [search.KEYWORD_WEIGHT * query.matched_share, search.VECTOR_WEIGHT])
         terms = {pid: set(t.split()) for pid, t in db.execute("select id, terms from passages")}
@@ -102,3 +102,31 @@ def test_collapsing_with_a_limit_keeps_the_same_first_passages():
     full = collapse_duplicates(texts)
     for limit in (1, 5, 12):
         assert collapse_duplicates(texts, limit=limit) == full[:limit]
+
+
+def test_an_index_of_the_older_sentence_rows_is_still_read(tmp_path):
+    """An index built before format 11 (a row a sentence) serves questions until it is rebuilt."""
+    import sqlite_utils
+
+    db = sqlite_utils.Database(tmp_path / "old.db")
+    db["passages"].insert_all([{"id": 1, "text": "One. Two."}, {"id": 2, "text": "Three."}], pk="id")
+    vecs = np.eye(3, 4, dtype="<f2")
+    db["sentences"].insert_all([{"id": i + 1, "passage_id": pid, "start": start, "end": end,
+                                 "vector": vecs[i].tobytes()}
+                                for i, (pid, start, end) in enumerate([(1, 0, 4), (1, 5, 9), (2, 0, 6)])], pk="id")
+    assert store.sentences_of(db, [1, 2, 3]) == {1: [(0, 4, vecs[0].tobytes()), (5, 9, vecs[1].tobytes())],
+                                                2: [(0, 6, vecs[2].tobytes())], 3: []}
+    assert store.sentence_vectors_of(db, [1, 2, 3]) == {1: vecs[:2].tobytes(), 2: vecs[2].tobytes()}
+    q = np.array([0.5, 1.0, 0.25, 0.0], np.float32)
+    assert search.best_sentences(db, q, [1, 2]) == {1: 1.0, 2: 0.25}
+
+
+def test_sentence_columns_round_trip():
+    owners = np.array([0, 0, 2])
+    spans = np.array([[0, 5], [6, 12], [0, 3]])
+    vecs = np.arange(12, dtype=np.float32).reshape(3, 4)
+    span_col, vec_col = store.sentence_columns(owners, spans, vecs, 3)
+    assert [store.sentence_rows(s, v) for s, v in zip(span_col, vec_col)] == [
+        [(0, 5, vecs[0].astype("<f2").tobytes()), (6, 12, vecs[1].astype("<f2").tobytes())], [],
+        [(0, 3, vecs[2].astype("<f2").tobytes())]]
+    assert store.sentence_columns(np.zeros(0, int), np.zeros((0, 2)), np.zeros((0, 0)), 2) == ([b"", b""], [b"", b""])

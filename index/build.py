@@ -431,9 +431,11 @@ class _RecentSentences:
             self._held -= len(self._batches.popleft())
 
     def find(self, hashes: set[str]) -> dict[str, np.ndarray]:
+        """The vectors held for these hashes (float16, as stored)."""
         out: dict[str, np.ndarray] = {}
         for batch in self._batches:
-            out.update((h, batch[h].astype(np.float32)) for h in batch.keys() & hashes)
+            found = batch.keys() & hashes
+            out.update(zip(found, map(batch.__getitem__, found)))
         return out
 
 
@@ -474,7 +476,7 @@ def _finish(db: Any, batch: Prepared, vectors_of: Future[dict[str, np.ndarray]],
     reusable = vectors_of.result()
     rows = batch.passages
     hashes = batch.sentence_hashes
-    sentence_vectors = (np.stack([reusable[h] for h in hashes]).astype("<f2") if hashes
+    sentence_vectors = (np.stack([reusable[h] for h in hashes], dtype="<f2") if hashes
                         else np.zeros((0, 0), "<f2"))
     spans, sentence_blobs = store.sentence_columns(batch.sentences[:, 0], batch.sentences[:, 1:], sentence_vectors,
                                                    len(rows))

@@ -58,7 +58,7 @@ SMALL_CACHE_KIB = 8_192  # and once they are written: the rest reads and writes 
 WAL_LIMIT_BYTES = 64 << 20  # the write-ahead log is cut back to this after a big update is checkpointed
 SPOOL_NAME = "articles.spool"  # the articles to embed, parked in the build folder while it is written
 PARALLEL_BATCHES = 3  # batches of text from which a build prepares passages in worker processes
-RECENT_SENTENCES = 100_000  # sentence vectors of the last batches a build keeps at hand for the next ones
+RECENT_SENTENCE_BYTES = 64 << 20  # sentence vectors of the last batches a build keeps at hand for the next ones
 
 
 def build_index(
@@ -414,26 +414,30 @@ def _delete_articles(db: Any, ids: list[str], removed: list[np.ndarray], keys: p
 
 
 class _RecentSentences:
-    """The sentence vectors of the last batches a build wrote (at most ``RECENT_SENTENCES``, whole
-    batches), by text hash: a line repeated across articles (a byline, a standard closing paragraph)
-    is embedded once, not once a batch. A line that keeps coming back stays at hand, as each batch
-    holding it keeps it; the index has no table of sentences to look them up in (what an update
-    reuses from the index: :func:`_known_vectors`)."""
+    """The sentence vectors of the last batches a build wrote (whole batches, at most
+    ``RECENT_SENTENCE_BYTES`` of vectors), by text hash: a line repeated across articles (a byline, a
+    standard closing paragraph) is embedded once, not once a batch. A line that keeps coming back
+    stays at hand, as each batch holding it keeps it; the index has no table of sentences to look
+    them up in (what an update reuses from it: :func:`_known_vectors`)."""
 
     def __init__(self) -> None:
-        self._batches: deque[dict[str, np.ndarray]] = deque()
+        self._batches: deque[tuple[dict[str, np.ndarray], int]] = deque()
         self._held = 0
 
     def add(self, hashes: list[str], vectors: np.ndarray) -> None:
-        self._batches.append(dict(zip(hashes, vectors)))
-        self._held += len(self._batches[-1])
-        while len(self._batches) > 1 and self._held > RECENT_SENTENCES:
-            self._held -= len(self._batches.popleft())
+        """Keep a written batch's sentence vectors (one row per distinct text: a batch of repeated
+        lines must not hold every copy)."""
+        rows = {h: i for i, h in enumerate(hashes)}
+        distinct = vectors[list(rows.values())]  # a copy: the batch's own array is let go
+        self._batches.append((dict(zip(rows, distinct)), distinct.nbytes))
+        self._held += distinct.nbytes
+        while len(self._batches) > 1 and self._held > RECENT_SENTENCE_BYTES:
+            self._held -= self._batches.popleft()[1]
 
     def find(self, hashes: set[str]) -> dict[str, np.ndarray]:
         """The vectors held for these hashes (float16, as stored)."""
         out: dict[str, np.ndarray] = {}
-        for batch in self._batches:
+        for batch, _ in self._batches:
             found = batch.keys() & hashes
             out.update(zip(found, map(batch.__getitem__, found)))
         return out

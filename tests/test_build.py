@@ -155,13 +155,13 @@ def _boilerplate_corpus(corpus, boiler, every):
 
 
 def test_a_repeated_line_far_apart_is_embedded_again_only_past_the_recent_window(tmp_path, monkeypatch):
-    """A build keeps the sentence vectors of its last batches (build.RECENT_SENTENCES); a line that
+    """A build keeps the sentence vectors of its last batches (build.RECENT_SENTENCE_BYTES); a line that
     comes back after the window has moved on is embedded again, and stored alike."""
     boiler = "Reporting by the newsroom staff, edited by the night desk."
     _boilerplate_corpus(tmp_path / "corpus", boiler, every=5)
     wide, narrow = FakeEmbedder(), FakeEmbedder()
     build_index(tmp_path / "corpus", tmp_path / "wide", wide, batch_chars=100)  # an article a batch
-    monkeypatch.setattr(build, "RECENT_SENTENCES", 2)  # one batch of two sentences kept
+    monkeypatch.setattr(build, "RECENT_SENTENCE_BYTES", 1)  # one batch kept
     build_index(tmp_path / "corpus", tmp_path / "narrow", narrow, batch_chars=100)
     # 24 one-sentence stories (passage and sentence: one text), 6 stories of a passage and 2 sentences
     assert wide.texts_embedded == 24 + 6 * 2 + 1

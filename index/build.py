@@ -130,10 +130,19 @@ def build_index(
             big = sum(map(file_size, to_read)) >= PARALLEL_BATCHES * batch_chars
             workers = default_workers() if big and not dry_run else 1
         pool = Workers(workers)  # starts its processes when first given work
+        incremental = bool(old and not rebuild)
+        early: list[Iterator[tuple[Any, Prepared]]] = []
+
+        def prepare_early() -> None:
+            """A new build's batches go to the workers as soon as every article is read, all of them:
+            duplicate stories are found meanwhile, and dropped from the batches as they are written."""
+            early.append(_prepared(pool, _batches(spool.articles(), None, batch_chars), set(), chunk_chars))
+
         try:
             plan = plan_changes(corpus_dir, hashes, old, previous_files, rebuild, report, unreadable, forget,
                                 keep=spool.add if spool else None,
-                                read=lambda groups: pool.map(read_signed, groups))
+                                read=lambda groups: pool.map(read_signed, groups),
+                                all_read=prepare_early if spool is not None and not incremental else None)
             if max_remove_share is not None and report.before and len(report.lost) > max_remove_share * report.before:
                 report.seconds = time.monotonic() - started
                 raise TooManyRemovals(
@@ -145,7 +154,6 @@ def build_index(
                 report.seconds = time.monotonic() - started
                 return report
 
-            incremental = bool(old and not rebuild)
             generation = int(meta.get("generation") or 0) + 1
             if incremental:
                 # Written in place, in one transaction: only what changed is read and written.
@@ -164,7 +172,7 @@ def build_index(
                     _write(db, plan, spool, embedder, chunk_chars, progress, batch_chars, report, old_index,
                            folder=old if incremental else tmp, generation=generation, corpus_print=corpus_print,
                            corpus_dir=corpus_dir, dim_known=int(meta["dimension"]) if incremental and not plan.todo
-                           else None, optimize=not incremental, workers=pool)
+                           else None, optimize=not incremental, workers=pool, prepared=early[0] if early else None)
                 if not incremental:
                     db.execute("pragma journal_mode = wal")  # persistent: later updates write in place
             except BaseException:
@@ -193,7 +201,8 @@ def build_index(
 
 def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars: int, progress: bool,
            batch_chars: int, report: BuildReport, old_index: Any, *, folder: Path, generation: int, corpus_print: str,
-           corpus_dir: Path, dim_known: int | None, optimize: bool, workers: Workers) -> None:
+           corpus_dir: Path, dim_known: int | None, optimize: bool, workers: Workers,
+           prepared: Iterator[tuple[Any, Prepared]] | None = None) -> None:
     """Every change of a build, inside the caller's transaction: articles, files, meta, problems,
     and the vector index saved to ``folder`` as ``generation``'s file (``old_index`` updated, or a
     new one) before the transaction commits.
@@ -204,7 +213,7 @@ def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars
         with store.fts_filled_last(db) if optimize else contextlib.nullcontext(), \
                 store.bands_filled_last(db) if optimize else contextlib.nullcontext():  # a new build: no reader yet
             changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars,
-                             folder=folder, workers=workers)
+                             folder=folder, workers=workers, prepared=prepared)
             # A new build's vector index trains while SQLite fills the FTS index and the band keys (both
             # let go of the GIL): seconds of a big build on a core that would otherwise wait. The batches'
             # memory is given back first, so the training sample does not come on top of it.
@@ -328,14 +337,14 @@ def _in_chunks(db: Any, sql: str, values: list[Any], size: int = 500) -> list[tu
     return out
 
 
-def _batches(articles: Iterable[tuple[Article, bytes]], wanted: set[str],
+def _batches(articles: Iterable[tuple[Article, bytes]], wanted: set[str] | None,
              batch_chars: int) -> Iterator[list[tuple[Article, bytes]]]:
-    """The wanted articles (with their signatures) in reading order, in batches of at most
+    """The wanted articles (None: all) with their signatures, in reading order, in batches of at most
     ``batch_chars`` of text (an article longer than that is a batch of its own)."""
     batch: list[tuple[Article, bytes]] = []
     chars = 0
     for a, signature in articles:
-        if a.id not in wanted:
+        if wanted is not None and a.id not in wanted:
             continue
         if batch and chars + len(a.text) > batch_chars:
             yield batch
@@ -346,8 +355,9 @@ def _batches(articles: Iterable[tuple[Article, bytes]], wanted: set[str],
         yield batch
 
 
-def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embedder: Embedder, chunk_chars: int, progress: bool,
-           *, batch_chars: int = BATCH_CHARS, folder: Path, workers: Workers) -> Changes:
+def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embedder: Embedder, chunk_chars: int,
+           progress: bool, *, batch_chars: int = BATCH_CHARS, folder: Path, workers: Workers,
+           prepared: Iterator[tuple[Any, Prepared]] | None = None) -> Changes:
     """Write the plan's articles a batch at a time, then delete the articles that went.
 
     ``articles`` holds at least the plan's ``todo`` (others are skipped). A changed article's old
@@ -357,7 +367,9 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
     What changed is returned, so the vector index is updated rather than rebuilt. The keyword
     postings of what was added and removed are collected beside the database (in ``folder``)
     and written last.
-    ``workers``: where the articles are turned into passages (:mod:`index.prepare`).
+    ``workers``: where the articles are turned into passages (:mod:`index.prepare`); ``prepared``: the
+    batches already handed to them (:func:`_prepared`; ``articles`` is then not read), which may hold
+    articles beyond the plan's.
     """
     todo = set(plan.todo)
     replaced = todo & set(plan.stale)
@@ -372,15 +384,18 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
     recent = _RecentSentences()
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-build-embed") as pool:
-            jobs = ((batch, [a.id for a, _ in batch if a.id in replaced])
-                    for batch in _batches(articles, todo, batch_chars))
-            for (batch, _), prepared in workers.map(prepare, jobs, chunk_chars):
-                prepared.articles = batch
+            if prepared is None:
+                prepared = _prepared(workers, _batches(articles, todo, batch_chars), replaced, chunk_chars)
+            for (batch, _), ready in prepared:
+                ready.articles = batch
+                ready = ready.only(todo)
+                if not ready.articles:
+                    continue
                 if pending is not None:
                     embedded += _finish(db, *pending, added, removed, keys, recent)
                     bar.update(len(pending[0].articles))
-                reusable, unique = _needed(db, prepared, recent)
-                pending = (prepared, pool.submit(_embed, embedder, unique, reusable))
+                reusable, unique = _needed(db, ready, recent)
+                pending = (ready, pool.submit(_embed, embedder, unique, reusable))
             if pending is not None:
                 embedded += _finish(db, *pending, added, removed, keys, recent)
                 bar.update(len(pending[0].articles))
@@ -392,6 +407,14 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
         keys.close()
     return Changes(embedded=embedded, added_ids=np.concatenate(added) if added else np.zeros(0, np.int64),
                    removed_ids=np.concatenate(removed) if removed else np.zeros(0, np.int64))
+
+
+def _prepared(workers: Workers, batches: Iterable[list[tuple[Article, bytes]]], replaced: set[str],
+              chunk_chars: int) -> Iterator[tuple[Any, Prepared]]:
+    """``((batch, ids it replaces), its Prepared)`` for each batch, in order, the first ones already on
+    their way to the workers."""
+    jobs = ((batch, [a.id for a, _ in batch if a.id in replaced]) for batch in batches)
+    return workers.map(prepare, jobs, chunk_chars)
 
 
 def _delete_articles(db: Any, ids: list[str], removed: list[np.ndarray], keys: postings.Collector) -> None:

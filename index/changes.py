@@ -192,8 +192,8 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
                  old_files: dict[str, tuple[str, list[str]]], rebuild: bool, report: BuildReport,
                  problems: list[BadArticle] | None = None, forget: set[str] = frozenset(),
                  keep: Callable[[Article, np.ndarray], None] | None = None,
-                 read: Callable[[Iterable[list[Piece]]], Iterable[tuple[list[Piece], list[PieceRead]]]] | None = None
-                 ) -> Plan:
+                 read: Callable[[Iterable[list[Piece]]], Iterable[tuple[list[Piece], list[PieceRead]]]] | None = None,
+                 all_read: Callable[[], None] | None = None) -> Plan:
     """Parse only new or changed files, keep what broke, drop duplicate stories, count everything.
 
     Articles are read one at a time and only their id, file, content hash and signature are
@@ -201,11 +201,13 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
     signature (a build parks them on disk until it writes them). The plan holds ids only.
     ``read``: reads the corpus's pieces in order (see :func:`index.ingest.iter_corpus`; a build's
     worker processes, which sign what they read); what comes unsigned is signed here.
+    ``all_read``: called once every article has been read (and handed to ``keep``), before duplicates
+    are looked for.
     """
     live = None if old is None else store.open_db(old / layout.DB_NAME, readonly=True)
     try:
         return _plan(corpus_dir, hashes, live, rebuild, {} if rebuild else old_files, report, problems, forget, keep,
-                     read)
+                     read, all_read)
     finally:
         if live is not None:
             live.conn.close()
@@ -214,7 +216,8 @@ def plan_changes(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], old: Pat
 def _plan(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], live: Any, rebuild: bool,
           old_files: dict[str, tuple[str, list[str]]], report: BuildReport, problems: list[BadArticle] | None,
           forget: set[str], keep: Callable[[Article, np.ndarray], None] | None,
-          read: Callable[[Iterable[list[Piece]]], Iterable[tuple[list[Piece], list[PieceRead]]]] | None) -> Plan:
+          read: Callable[[Iterable[list[Piece]]], Iterable[tuple[list[Piece], list[PieceRead]]]] | None,
+          all_read: Callable[[], None] | None = None) -> Plan:
     """:func:`plan_changes` with the live index open (``live``; None when there is none). A rebuild
     reads every file and reuses nothing, but still counts what the live index would lose."""
     before = live.execute("select count(*) from articles").fetchone()[0] if live is not None else 0
@@ -279,6 +282,8 @@ def _plan(corpus_dir: Path, hashes: dict[str, tuple[Path, str]], live: Any, rebu
         fresh.add(item.id)
         if keep is not None:
             keep(item, signature)
+    if all_read is not None:
+        all_read()
     report.problems = problems
     kept = kept_ids(problems, same_ids | set(parsed), base, forget)
     dupes = _duplicates(live, sigs, fresh, same_ids, kept, base)

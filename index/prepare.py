@@ -70,6 +70,24 @@ class Prepared:
         p, start, end = self.sentences[i].tolist()
         return self.passages[p].text[start:end]
 
+    def only(self, ids: set[str]) -> "Prepared":
+        """This batch without the articles whose ids are not in ``ids``: a new build prepares its
+        first batches while it still looks for duplicate stories, and drops them here."""
+        if all(a.id in ids for a, _ in self.articles):
+            return self
+        kept = np.fromiter((p.article_id in ids for p in self.passages), bool, len(self.passages))
+        number = np.cumsum(kept) - 1  # a kept passage's place among the kept
+        with_sentence = kept[self.sentences[:, 0]]
+        sentences = self.sentences[with_sentence]
+        sentences[:, 0] = number[sentences[:, 0]]
+        k = self.keys
+        posted = kept[k.rows]
+        keys = postings.BatchPostings(vocab=k.vocab, keys=k.keys[posted], rows=number[k.rows[posted]],
+                                      tf=k.tf[posted], title_tf=k.title_tf[posted], lengths=k.lengths[kept])
+        return Prepared([(a, sig) for a, sig in self.articles if a.id in ids], [r for r in self.replaced if r in ids],
+                        [p for p, keep in zip(self.passages, kept) if keep], sentences,
+                        [h for h, keep in zip(self.sentence_hashes, with_sentence) if keep], keys)
+
 
 def prepare(job: tuple[list[tuple[Article, bytes]], list[str]], chunk_chars: int) -> Prepared:
     """Chunk one batch of articles: each passage gets its keyword terms (script-aware stems and
@@ -133,24 +151,32 @@ class Workers:
 
     def map(self, fn: Callable[..., R], items: Iterable[Any], *args: Any) -> Iterator[tuple[Any, R]]:
         """``(item, fn(item, *args))`` for each item, in order (``fn`` must be importable by name:
-        a module's function)."""
+        a module's function). The first items go to the workers at once, before a result is asked for."""
         if self._pool is None:
-            for item in items:
-                yield item, fn(item, *args)
-            return
+            return ((item, fn(item, *args)) for item in items)
         waiting: deque[tuple[Future, Any]] = deque()
         source = iter(items)
+        self._hand_out(waiting, source, fn, args)
+        return self._results(waiting, source, fn, args)
+
+    def _hand_out(self, waiting: deque[tuple[Future, Any]], source: Iterator[Any], fn: Callable[..., R],
+                  args: tuple) -> None:
+        """Submit items until ``workers + AHEAD`` are out."""
+        while self._pool is not None and len(waiting) < self.workers + AHEAD:
+            item = next(source, _END)
+            if item is _END:
+                return
+            try:
+                with _main_hidden():  # a submit may start a worker
+                    waiting.append((self._pool.submit(fn, item, *args), item))
+            except (BrokenProcessPool, RuntimeError) as e:
+                self._broken(e)
+                waiting.append((_done(_FAILED), item))
+
+    def _results(self, waiting: deque[tuple[Future, Any]], source: Iterator[Any], fn: Callable[..., R],
+                 args: tuple) -> Iterator[tuple[Any, R]]:
         while True:
-            while self._pool is not None and len(waiting) < self.workers + AHEAD:
-                item = next(source, _END)
-                if item is _END:
-                    break
-                try:
-                    with _main_hidden():  # a submit may start a worker
-                        waiting.append((self._pool.submit(fn, item, *args), item))
-                except (BrokenProcessPool, RuntimeError) as e:
-                    self._broken(e)
-                    waiting.append((_done(_FAILED), item))
+            self._hand_out(waiting, source, fn, args)
             if not waiting:
                 for item in source:  # the workers broke: what is left, in this process
                     yield item, fn(item, *args)

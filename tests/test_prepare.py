@@ -61,3 +61,48 @@ def test_a_script_without_a_main_guard_is_not_run_again_by_the_workers(tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:2] == ["script ran", "1275"]
     assert out.stdout.count("script ran") == 1 and "build workers failed" not in out.stderr
+
+
+def _postings_by_name(p: prepare.Prepared) -> list[tuple]:
+    k = p.keys
+    return sorted((p.passages[r].article_id, p.passages[r].seq, k.vocab[key], tf, ttf)
+                  for key, r, tf, ttf in zip(k.keys.tolist(), k.rows.tolist(), k.tf.tolist(), k.title_tf.tolist()))
+
+
+def test_a_prepared_batch_without_some_articles_is_the_batch_prepared_without_them():
+    """A new build prepares batches before it knows the duplicate stories, then drops them (Prepared.only)."""
+    from index.ingest import Article
+
+    texts = ["Moscow police detained two men on 19 October. They were released later. " * 12,
+             "A short note about the weather in Kazan.",
+             "Zebra herds crossed the Mara river at dawn. Rangers counted them. " * 20,
+             "Another short note, about traffic on the ring road. It was slow."]
+    batch = [(Article(f"a{i}", "x.jsonl", f"Headline {i}", text), b"") for i, text in enumerate(texts)]
+    whole = prepare.prepare((batch, ["a1", "a2"]), 300)
+    whole.articles = batch  # as the build sets them
+    assert len({p.article_id for p in whole.passages}) == 4 and len(whole.passages) > 6
+    for keep in ({"a0", "a2"}, {"a1", "a3"}, {"a3"}, set()):
+        got = whole.only(keep)
+        expected = prepare.prepare(([x for x in batch if x[0].id in keep], [r for r in ("a1", "a2") if r in keep]),
+                                   300)
+        assert [a.id for a, _ in got.articles] == [a.id for a, _ in batch if a.id in keep]
+        assert got.passages == expected.passages and got.replaced == expected.replaced
+        assert got.sentences.tolist() == expected.sentences.tolist()
+        assert got.sentence_hashes == expected.sentence_hashes
+        assert got.keys.lengths.tolist() == expected.keys.lengths.tolist()
+        assert _postings_by_name(got) == _postings_by_name(expected)
+    assert whole.only({"a0", "a1", "a2", "a3"}) is whole
+
+
+def test_the_first_items_go_to_the_workers_before_a_result_is_asked_for():
+    handed = []
+
+    def items():
+        for i in range(10):
+            handed.append(i)
+            yield i
+
+    with Workers(2) as workers:
+        results = workers.map(abs, items())
+        assert handed == [0, 1, 2]  # workers + AHEAD, before any result is read
+        assert [r for _, r in results] == list(range(10))

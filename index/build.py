@@ -135,7 +135,8 @@ def build_index(
 
         def prepare_early() -> None:
             """A new build's batches go to the workers as soon as every article is read, all of them:
-            duplicate stories are found meanwhile, and dropped from the batches as they are written."""
+            duplicate stories are found meanwhile, and dropped from the batches as they are written
+            (a new build replaces nothing)."""
             early.append(_prepared(pool, _batches(spool.articles(), None, batch_chars), set(), chunk_chars))
 
         try:
@@ -543,7 +544,7 @@ def _known_vectors(db: Any, passages: set[str], sentences: set[str], replaced: l
     sentences, and the sentences of the ``replaced`` articles' old passages (an edited article's
     unchanged sentences)."""
     out: dict[str, np.ndarray] = {}
-    found: list[tuple[str, bytes, bytes | None, bytes | None]] = []
+    found: list[tuple[str, bytes | None, bytes | None]] = []  # passages to take sentence vectors from
     ordered = sorted(passages)
     for i in range(0, len(ordered), 2000):
         for h, blob, text, spans, vecs in db.execute(

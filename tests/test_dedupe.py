@@ -4,7 +4,7 @@ import numpy as np
 
 from index import dedupe
 
-PINNED = [15685666692355153902, 12301364488081294785]  # signature's first slots, by the code of format 10
+PINNED = [15064486041622344892, 10323556554432199163]  # signature's first slots, by the code of format 12
 
 
 def _planted(n: int = 3000, seed: int = 4) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -68,12 +68,12 @@ def test_only_buckets_with_a_close_pair_are_looked_at_in_order(monkeypatch):
 
 def test_signature_of_a_text_is_stable_across_versions():
     """Signatures are stored in the index: the same text must give the same one in every version
-    (they changed with index formats 5 and 10, which rebuild every index)."""
+    (they changed with index formats 5, 10 and 12, which rebuild every index)."""
     sig = dedupe.signature("LONDON, March 3. The harbour bridge opened today after years of work on it.")
     assert sig[:4].tolist() == STABLE_PREFIX
 
 
-STABLE_PREFIX = [682828879320000354, 2756786930992989721, 4772121060300483729, 1355439746403074898]  # format 10
+STABLE_PREFIX = [293574824965577290, 1235276253670431910, 2914161359524672812, 3192043192041071428]  # format 12
 
 
 def test_fresh_articles_streamed_against_the_index_give_what_the_full_comparison_gives():
@@ -104,6 +104,32 @@ def test_signatures_of_many_texts_at_once_equal_one_at_a_time(monkeypatch):
         assert np.array_equal(sig, dedupe.signature(text))
     # The values stored in indexes of this format compare with new ones.
     assert dedupe.signature("The harbour bridge opened today.")[:2].tolist() == PINNED
+
+
+def test_a_word_hashes_the_same_wherever_it_stands_and_however_the_text_is_sliced(monkeypatch):
+    """Words are runs of word characters, case folded; a word's hash depends on its characters only,
+    also when the text is hashed a slice at a time (long texts) or a word is longer than a slice."""
+    import re
+
+    text = ("The Mayor's office — O’Brien said: «Мэр Москвы» 19.10.2015, naïve co-op_2 İstanbul 😀x " * 40
+            + "a" * 150 + " end")
+    words = re.findall(r"\w+", text.lower().replace("i̇", "i"))
+    alone = np.array([dedupe.word_hashes(w)[0][0] for w in words], dtype=np.uint64)
+    hashes, starts = dedupe.word_hashes(text)
+    assert np.array_equal(hashes, alone)
+    assert [text[s : s + 5] for s in starts[:4].tolist()] == ["The M", "Mayor", "s off", "offic"]
+    monkeypatch.setattr(dedupe, "HASH_CHARS", 64)  # slices of 64 characters; the 150-letter word is cut
+    dedupe._tables.cache_clear()
+    try:
+        sliced, _ = dedupe.word_hashes(text)
+        cut = [i for i, w in enumerate(words) if len(w) > 64]
+        keep = np.ones(len(words), dtype=bool)
+        keep[cut] = False
+        assert np.array_equal(sliced[keep], hashes[keep]) and len(cut) == 1 and sliced[cut[0]] != hashes[cut[0]]
+        assert np.array_equal(dedupe.signatures([text, "one two", text[:500]]),
+                              [dedupe.signature(text), dedupe.signature("one two"), dedupe.signature(text[:500])])
+    finally:
+        dedupe._tables.cache_clear()
 
 
 def test_share_of_equal_slots_estimates_the_jaccard_similarity_of_shingles():

@@ -17,6 +17,9 @@ unless the index changes kind or outgrows its lists fourfold.
 from __future__ import annotations
 
 import math
+import os
+import platform
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +37,41 @@ REBUILD_GROWTH = 2.0
 
 
 def _faiss():  # noqa: ANN202 - lazy import keeps CLI start-up fast
+    if "faiss" not in sys.modules:
+        name_blas_kernel()
     import faiss
 
     return faiss
+
+
+# OpenBLAS kernels by the x86 instruction sets they need, best first.
+_KERNELS = (("SkylakeX", {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}), ("Haswell", {"avx2", "fma"}))
+
+
+def blas_kernel(flags: set[str]) -> str | None:
+    """The OpenBLAS kernel for an x86 CPU with these feature flags (None: leave it to OpenBLAS)."""
+    return next((name for name, needs in _KERNELS if needs <= flags), None)
+
+
+def name_blas_kernel() -> None:
+    """Tell the OpenBLAS inside FAISS's wheel which kernel fits this CPU, before it loads.
+
+    That OpenBLAS (0.3.15 in faiss-cpu 1.8 to 1.15) does not recognise recent x86 CPUs and falls
+    back to its oldest kernel ("Prescott"). Measured on a 2.8 GHz Xeon with AVX-512, one thread:
+    training the 100k-passage index's lists took 15.7 s instead of 3.6 s, and adding the vectors
+    3.2 s instead of 0.8 s. The kernel is named from the CPU's flags (Linux, x86), and only when
+    ``OPENBLAS_CORETYPE`` is not set already.
+    """
+    if "OPENBLAS_CORETYPE" in os.environ or platform.machine().lower() not in ("x86_64", "amd64"):
+        return
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
+    except OSError:
+        return
+    kernel = blas_kernel(set(flags))
+    if kernel:
+        os.environ["OPENBLAS_CORETYPE"] = kernel
 
 
 def search_single_threaded() -> None:

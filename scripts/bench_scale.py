@@ -302,6 +302,9 @@ def main() -> None:
     parser.add_argument("--started", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
+        from index import vectors
+
+        vectors.name_blas_kernel()  # every system's FAISS (txtai's too) runs on the same BLAS kernel
         kind, system, corpus, out = args.worker[:4]
         if kind == "build":
             print(json.dumps(build_worker(system, Path(corpus), Path(out), args.work)))
@@ -341,7 +344,11 @@ def main() -> None:
                 results_file.write_text(json.dumps(results + mine, indent=1))
                 if not args.query_only and not (args.keep and rep == args.repeats - 1):
                     shutil.rmtree(out, ignore_errors=True)  # a query-only run never built what it serves
-    print(f"shared 2-core machine; run {run_id}")
+    from index import vectors
+
+    vectors.name_blas_kernel()
+    print(f"shared 2-core machine; run {run_id}; OpenBLAS kernel of FAISS, for every system: "
+          f"{os.environ.get('OPENBLAS_CORETYPE', 'its own choice')}")
     print(table(mine))
 
 

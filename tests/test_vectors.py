@@ -1,5 +1,6 @@
 """Every fast path of the vector index against brute force on seeded data."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +175,18 @@ def test_serving_searches_run_on_one_openmp_thread_whichever_thread_asks(monkeyp
     t.start()
     t.join()
     assert seen == [1]
+
+
+def test_the_blas_kernel_is_named_from_the_cpu_flags_unless_the_user_named_one(monkeypatch):
+    avx512 = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx2", "fma", "sse4_2"}
+    assert vectors.blas_kernel(avx512) == "SkylakeX"
+    assert vectors.blas_kernel(avx512 - {"avx512bw"}) == "Haswell"
+    assert vectors.blas_kernel({"avx2", "sse4_2"}) is None  # no FMA: OpenBLAS decides
+    assert vectors.blas_kernel(set()) is None
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Sandybridge")
+    vectors.name_blas_kernel()
+    assert os.environ["OPENBLAS_CORETYPE"] == "Sandybridge"
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    monkeypatch.setattr(vectors.platform, "machine", lambda: "aarch64")
+    vectors.name_blas_kernel()
+    assert "OPENBLAS_CORETYPE" not in os.environ

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,12 @@ class StaticEncoder:
         self._tokenizer = module.tokenizer
         self._bpe = module.tokenizer.model
         self._added = tuple(t for t in added_tokens if t)
-        self._cache: dict[str, tuple[int, ...]] = {}
+        # The words met so far: a word (what follows its piece's first space) -> its number; the
+        # numbers' token ids lie end to end in ``_tokens``, from ``_start`` for ``_length``.
+        self._number: dict[str, int] = {}
+        self._tokens = np.zeros(0, dtype=np.int64)
+        self._start = np.zeros(0, dtype=np.int64)
+        self._length = np.zeros(0, dtype=np.int64)
         self._one_thread = False
 
     @classmethod
@@ -84,21 +90,87 @@ class StaticEncoder:
             return None
         return encoder
 
-    def token_ids(self, text: str) -> tuple[int, ...] | list[int]:
+    def token_ids(self, text: str) -> list[int]:
         """The ids the model's tokenizer gives ``text`` (without special tokens)."""
+        flat, _ = self._flat([text])
+        return flat.tolist()
+
+    def _words(self, text: str) -> list[str]:
+        """``text`` as the tokenizer's pieces (a word with the spaces before it), each without its first
+        space; a text of single spaces between words is simply split at them."""
         if not text:
-            return ()  # the normalizer prepends nothing to nothing
-        if self._added and any(t in text for t in self._added):
-            return self._tokenizer.encode(text, add_special_tokens=False).ids  # a special token written out
-        cache, out = self._cache, []
-        for piece in _PIECE.findall(SPACE + text.replace(" ", SPACE)):
-            ids = cache.get(piece)
-            if ids is None:
-                ids = tuple(t.id for t in self._bpe.tokenize(piece))
-                if len(cache) < CACHE_PIECES:
-                    cache[piece] = ids
-            out.extend(ids)
-        return out
+            return []  # the normalizer prepends nothing to nothing
+        if "  " in text or text[0] == " " or text[-1] == " " or SPACE in text:
+            return [piece[1:] for piece in _PIECE.findall(SPACE + text.replace(" ", SPACE))]
+        return text.split(" ")
+
+    def _flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(token ids of all the texts end to end, where each text's begin)``. Each distinct word is
+        tokenized once and numbered; all the texts' words are looked up at once, and their token ids
+        gathered by numpy (a Python loop over words was most of a build's embedding time)."""
+        words: list[str] = []
+        counts = np.zeros(len(texts), dtype=np.int64)
+        special: dict[int, tuple[int, ...]] = {}  # a text that writes out a special token: tokenized whole,
+        for i, text in enumerate(texts):          # as one word (at this place in ``words``)
+            if self._added and any(t in text for t in self._added):
+                special[len(words)] = tuple(self._tokenizer.encode(text, add_special_tokens=False).ids)
+                words.append("")
+                counts[i] = 1
+            else:
+                got = self._words(text)
+                words += got
+                counts[i] = len(got)
+        number = np.fromiter(map(self._number.get, words, repeat(-1)), dtype=np.int64, count=len(words))
+        kept = len(self._start)
+        if special or (number < 0).any():
+            kept = self._number_new(words, number, special)
+        lengths = self._length[number]
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if len(ends) else 0
+        flat = self._tokens[np.arange(total) + np.repeat(self._start[number] - (ends - lengths), lengths)]
+        offsets = np.r_[0, ends][np.cumsum(counts) - counts]  # each text's first token
+        if kept < len(self._start):  # words beyond the cache's size, and special texts: not kept
+            self._tokens = self._tokens[: int(self._start[kept])]
+            self._start, self._length = self._start[:kept], self._length[:kept]
+        return flat, offsets
+
+    def _number_new(self, words: list[str], number: np.ndarray, special: dict[int, tuple[int, ...]]) -> int:
+        """Number (in ``number``, in place; -1: not met before) the words met for the first time, and the
+        ``special`` texts (by their place in ``words``). The first ``CACHE_PIECES`` words met keep their
+        numbers; the others, and the special texts, are numbered after them for this call only.
+        Returns how many numbers are kept."""
+        at = len(self._start)
+        kept: list[tuple[int, ...]] = []
+        passing: list[tuple[int, ...]] = list(special.values())
+        passing_at = dict(zip(special, range(len(special))))  # place in ``words``: index into ``passing``
+        passing_words: dict[str, int] = {}
+        for i in np.flatnonzero(number < 0).tolist():
+            if i in special:
+                continue
+            word = words[i]
+            found = self._number.get(word)  # met earlier in this loop
+            if found is None:
+                if len(self._number) < CACHE_PIECES:
+                    found = self._number[word] = at + len(kept)
+                    kept.append(self._ids(word))
+                else:
+                    if word not in passing_words:
+                        passing_words[word] = len(passing)
+                        passing.append(self._ids(word))
+                    passing_at[i] = passing_words[word]
+                    continue
+            number[i] = found
+        for i, k in passing_at.items():
+            number[i] = at + len(kept) + k
+        new = kept + passing
+        lengths = np.fromiter(map(len, new), dtype=np.int64, count=len(new))
+        self._start = np.concatenate([self._start, len(self._tokens) + np.cumsum(lengths) - lengths])
+        self._length = np.concatenate([self._length, lengths])
+        self._tokens = np.concatenate([self._tokens, np.fromiter(chain.from_iterable(new), dtype=np.int64)])
+        return at + len(kept)
+
+    def _ids(self, word: str) -> tuple[int, ...]:
+        return tuple(t.id for t in self._bpe.tokenize(SPACE + word))
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text (zeros for a text with no tokens)."""
@@ -106,11 +178,7 @@ class StaticEncoder:
 
         if not texts:
             return np.zeros((0, self._module.embedding_dim), dtype=np.float32)
-        flat: list[int] = []
-        offsets = np.zeros(len(texts), dtype=np.int64)
-        for i, text in enumerate(texts):
-            offsets[i] = len(flat)
-            flat.extend(self.token_ids(text))
+        flat, offsets = self._flat(texts)
         if not self._one_thread:
             # One intra-op thread. Each encode is a few small operations, and between them torch's OpenMP
             # threads spin waiting for the next: 2.4 s of a 100k-passage build's CPU, on a core the build's
@@ -119,6 +187,6 @@ class StaticEncoder:
             torch.set_num_threads(1)
             self._one_thread = True
         with torch.inference_mode():
-            vectors = self._module.embedding(torch.tensor(flat, dtype=torch.long), torch.from_numpy(offsets))
+            vectors = self._module.embedding(torch.from_numpy(flat), torch.from_numpy(offsets))
             vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
         return np.ascontiguousarray(vectors.numpy(), dtype=np.float32)

@@ -82,3 +82,19 @@ def test_a_model_that_differs_on_the_probes_is_refused(real_embedder, caplog):
 
     assert StaticEncoder.for_model(Off(list(model))) is None
     assert "differs" in caplog.text
+
+
+def test_words_beyond_the_cache_and_special_texts_are_encoded_alike_and_not_kept(real_embedder, monkeypatch):
+    import index.static_encoder as se
+
+    fast = StaticEncoder.for_model(real_embedder.model)
+    texts = _texts()[:60] + ["<s>special</s> again", "fresh words never seen before: zyxw qwvu", ""]
+    expected = fast.encode(texts)
+    monkeypatch.setattr(se, "CACHE_PIECES", 50)  # most words pass through uncached
+    small = StaticEncoder.for_model(real_embedder.model)
+    assert len(small._number) <= 50
+    for _ in range(2):
+        assert np.abs(small.encode(texts) - expected).max() < 1e-6
+        assert len(small._number) == 50 and len(small._start) == 50
+        assert len(small._tokens) == int(small._start[-1] + small._length[-1])
+    assert small.token_ids("two words") == fast.token_ids("two words") and fast.token_ids("") == []

@@ -118,24 +118,25 @@ _RU_MONTH = (r"(?P<ru>(?:январ|феврал|апрел|июн|июл|сен
 _EN_FULL = r"(?P<en>January|February|March|April|May|June|July|August|September|October|November|December)"
 _EN_ANY = r"(?P<en>" + "|".join(sorted((m for m in MONTHS if m.isascii()), key=len, reverse=True)) + r")\.?"
 _YEAR_WORDS = r"(?:\s*(?:г\.|года|году|год|гг\.))?"
-# Each pattern with where it can begin: at a digit that follows no digit ("digit"), or at the start of
-# an English or a Russian month word. find_dates tries a pattern only there (see _starts).
+# Each pattern with where it can begin: at a run of one or two digits ("day") or of four or more ("year")
+# that follows no digit, or at an English or a Russian month word. find_dates tries a pattern only
+# there (see _starts).
 _DATE_PATTERNS = [
     # 2015-10-19, 2015/10/19, 2015.10.19
-    ("iso", "digit", re.compile(r"\b(?P<year>(?:19|20)\d\d)(?P<sep>[-/.])(?P<month>\d\d)(?P=sep)(?P<day>\d\d)(?!\d)")),
+    ("iso", "year", re.compile(r"\b(?P<year>(?:19|20)\d\d)(?P<sep>[-/.])(?P<month>\d\d)(?P=sep)(?P<day>\d\d)(?!\d)")),
     # 19.10.2015, 19/10/2015 (day first unless impossible)
-    ("num", "digit", re.compile(r"\b(?P<a>\d{1,2})[/.](?P<b>\d{1,2})[/.](?P<year>(?:19|20)\d\d)\b")),
+    ("num", "day", re.compile(r"\b(?P<a>\d{1,2})[/.](?P<b>\d{1,2})[/.](?P<year>(?:19|20)\d\d)\b")),
     # 19.10.15: two-digit day, month and year, with dots only (as Russian writes it; "1.2.3" is no date)
-    ("num", "digit", re.compile(r"\b(?P<a>\d\d)\.(?P<b>\d\d)\.(?P<yy>\d\d)(?![\d]|[.,]\d)")),
+    ("num", "day", re.compile(r"\b(?P<a>\d\d)\.(?P<b>\d\d)\.(?P<yy>\d\d)(?![\d]|[.,]\d)")),
     # 19 окт., 3 сент. 2015 г.
-    ("dm", "digit", re.compile(r"\b(?P<day>\d{1,2})\s+(?P<ru>янв|фев|мар|апр|июн|июл|авг|сент?|окт|нояб?|дек)\.?(?!\w)"
+    ("dm", "day", re.compile(r"\b(?P<day>\d{1,2})\s+(?P<ru>янв|фев|мар|апр|июн|июл|авг|сент?|окт|нояб?|дек)\.?(?!\w)"
                                rf"(?:\s+(?P<year>(?:19|20)\d\d){_YEAR_WORDS})?", re.I)),
     # Sept. 30, 2015 / October 19th / Oct 19
     ("md", "en", re.compile(rf"\b{_EN_ANY}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<year>(?:19|20)\d\d)\b)?", re.I)),
     # 30 September 2015 / 19 October / 19th of October
-    ("dm", "digit", re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_EN_ANY}(?:,?\s+(?P<year>(?:19|20)\d\d)\b)?", re.I)),
+    ("dm", "day", re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_EN_ANY}(?:,?\s+(?P<year>(?:19|20)\d\d)\b)?", re.I)),
     # 19 октября 2015 года / 19-го октября
-    ("dm", "digit", re.compile(rf"\b(?P<day>\d{{1,2}})(?:-?го)?\s+{_RU_MONTH}(?:\s+(?P<year>(?:19|20)\d\d){_YEAR_WORDS})?", re.I)),
+    ("dm", "day", re.compile(rf"\b(?P<day>\d{{1,2}})(?:-?го)?\s+{_RU_MONTH}(?:\s+(?P<year>(?:19|20)\d\d){_YEAR_WORDS})?", re.I)),
     # October 2015 / in October of 2015 / октябре 2015 года
     ("my", "en", re.compile(rf"\b{_EN_FULL}\s+(?:of\s+)?(?P<year>(?:19|20)\d\d)\b", re.I)),
     ("my", "ru", re.compile(rf"(?<!\w){_RU_MONTH}\s+(?P<year>(?:19|20)\d\d){_YEAR_WORDS}", re.I)),
@@ -143,7 +144,7 @@ _DATE_PATTERNS = [
     ("m", "en", re.compile(rf"\b{_EN_FULL}\b")),
     ("m", "ru", re.compile(rf"(?<!\w){_RU_MONTH}(?!\w)", re.I)),
     # 2015 / в 2015 году
-    ("y", "digit", re.compile(r"(?<![\d.,/-])(?P<year>(?:19|20)\d\d)(?![\d.,/-]\d)")),
+    ("y", "year", re.compile(r"(?<![\d.,/-])(?P<year>(?:19|20)\d\d)(?![\d.,/-]\d)")),
 ]
 # Where the patterns may begin, found in two scans: digit runs, and month words of either language
 # (every English month name or abbreviation opens with one of these prefixes; group 1 is English).
@@ -160,25 +161,44 @@ _MONTH_PREFIXES = (("en", ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug
 
 
 def _starts(text: str) -> dict[str, list[int]]:
-    """Where each kind of date pattern may begin in ``text``: ``digit`` (a digit after no digit),
-    ``en`` and ``ru`` (the start of a possible month word)."""
-    out: dict[str, list[int]] = {"digit": [m.start() for m in _DIGITS.finditer(text)], "en": [], "ru": []}
+    """Where each kind of date pattern may begin in ``text``: ``day`` and ``year`` (a run of one or two
+    digits, or of four or more, after no digit), ``en`` and ``ru`` (a month word of either language).
+    A digit run of another length, or a word that merely opens like a month ("market", "малый"), can
+    begin no date: a third of the patterns' tries went to them."""
+    out: dict[str, list[int]] = {"day": [], "year": [], "en": [], "ru": []}
+    for m in _DIGITS.finditer(text):
+        n = m.end() - m.start()
+        if n <= 2:
+            out["day"].append(m.start())
+        elif n >= 4:
+            out["year"].append(m.start())
     low = text.lower()
     if len(low) != len(text):  # a letter whose lower case is longer ("İ"): positions would shift
         for m in _MONTH_START.finditer(text):
             out["en" if m.group(1) else "ru"].append(m.start())
-        return out
-    # What _MONTH_START finds, a quarter of the time: a scan per prefix runs in C, and most find nothing.
-    for kind, prefixes in _MONTH_PREFIXES:
-        found = out[kind]
-        for prefix in prefixes:
-            at = low.find(prefix)
-            while at >= 0:
-                if not at or not (text[at - 1].isalnum() or text[at - 1] == "_"):
-                    found.append(at)
-                at = low.find(prefix, at + len(prefix))
-        found.sort()
+    else:
+        # What _MONTH_START finds, a quarter of the time: a scan per prefix runs in C, and most find nothing.
+        for kind, prefixes in _MONTH_PREFIXES:
+            found = out[kind]
+            for prefix in prefixes:
+                at = low.find(prefix)
+                while at >= 0:
+                    if not at or not (text[at - 1].isalnum() or text[at - 1] == "_"):
+                        found.append(at)
+                    at = low.find(prefix, at + len(prefix))
+            found.sort()
+    for kind, words in (("en", _EN_WORDS), ("ru", _RU_WORDS)):  # every pattern needs the whole word a month's
+        if out[kind]:
+            out[kind] = [at for at in out[kind] if _WORD.match(text, at).group().lower() in words]
     return out
+
+
+_WORD = re.compile(r"\w+")
+_EN_WORDS = frozenset(m for m in MONTHS if m.isascii())
+_RU_WORDS = frozenset([*(stem + end for stem in ("январ", "феврал", "апрел", "июн", "июл", "сентябр", "октябр", "ноябр",
+                                                 "декабр") for end in ("ь", "я", "е", "ю", "ём", "ем")),
+                       *(stem + end for stem in ("март", "август") for end in ("", "а", "е", "у", "ом")),
+                       *("ма" + end for end in ("й", "я", "е", "ю", "ем"))])
 
 
 def _matches(pattern: re.Pattern[str], text: str, starts: list[int]) -> list[re.Match[str]]:

@@ -233,16 +233,24 @@ def test_more_irregular_english_forms_meet():
         assert word_keys(a) == word_keys(b), (a, b)
 
 
-def test_month_word_starts_are_those_the_month_regex_finds():
-    """Date patterns are tried only where a month word may start; the fast scan must find every such place."""
+def test_date_patterns_tried_at_their_starts_find_what_a_scan_of_every_place_finds():
+    """Date patterns are tried only where a date may start (a digit run of a day's or a year's length,
+    a whole month word); that must find every match a scan of every position finds."""
     from index import dates
 
     texts = ["On 19 October and in Oct. 2015, the March march; MAY 5, may, mayor, _mar, dec-jan",
              "Задержан 21 октября, в Марте и в мае — мама, МАЯ, ма-ма; июнь/июль; Август", "İstanbul, 5 May 2016",
-             "", "no months here at all", "Декабрь 2015 и январь 2016; Sept 3 and Nov-Dec"]
+             "", "no months here at all", "Декабрь 2015 и январь 2016; Sept 3 and Nov-Dec",
+             "2015-10-19, 19.10.2015, 3/4/1999, 19.10.15, 1.2.3, 123 4567 20151 201512 1990s 5th of May 2001",
+             "19-го октября 2015 года, 3 сент. 2015 г., 19 окт., 7th June, June 7th, 2020/01/02 and 12345",
+             "марта2015 2015марта market decimal separate octopus novel janitor augment junior julep Sept.30",
+             "٢٠١٥ digits of other scripts, 19 October\u00a02015, 19\tOctober, Oct\n19, ОКТЯБРЯ 2015 ГОДА"]
     for text in texts:
-        expected = {"en": [], "ru": []}
-        for m in dates._MONTH_START.finditer(text):
-            expected["en" if m.group(1) else "ru"].append(m.start())
-        got = dates._starts(text)
-        assert {k: got[k] for k in ("en", "ru")} == expected, text
+        starts = dates._starts(text)
+        for _, anchor, pattern in dates._DATE_PATTERNS:
+            expected = [(m.start(), m.end()) for m in pattern.finditer(text)]
+            assert [(m.start(), m.end()) for m in dates._matches(pattern, text, starts[anchor])] == expected, \
+                (text, pattern.pattern)
+        assert not any(text[at : at + 3].lower() in ("mar", "dec", "sep", "oct", "nov", "jan", "aug", "jun")
+                       and text[at : at + 6].lower() in ("market", "decima", "separa", "octopu", "novel ", "janito",
+                                                         "augmen", "junior") for at in starts["en"])

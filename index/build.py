@@ -60,6 +60,8 @@ WAL_LIMIT_BYTES = 64 << 20  # the write-ahead log is cut back to this after a bi
 SPOOL_NAME = "articles.spool"  # the articles to embed, parked in the build folder while it is written
 PARALLEL_BATCHES = 3  # batches of text from which a build prepares passages in worker processes
 RECENT_SENTENCE_BYTES = 64 << 20  # sentence vectors of the last batches a build keeps at hand for the next ones
+TAIL_BATCHES = 3  # the last this many batches' worth of a build's text...
+TAIL_SPLIT = 4  # ...goes in batches this many times smaller (see _batches)
 
 
 def build_index(
@@ -138,7 +140,8 @@ def build_index(
             """A new build's batches go to the workers as soon as every article is read, all of them:
             duplicate stories are found meanwhile, and dropped from the batches as they are written
             (a new build replaces nothing)."""
-            early.append(_prepared(pool, _batches(spool.articles(), None, batch_chars), set(), chunk_chars))
+            early.append(_prepared(pool, _batches(spool.articles(), None, batch_chars, spool.chars), set(),
+                                   chunk_chars))
 
         try:
             plan = plan_changes(corpus_dir, hashes, old, previous_files, rebuild, report, unreadable, forget,
@@ -215,7 +218,7 @@ def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars
         with store.fts_filled_last(db) if optimize else contextlib.nullcontext(), \
                 store.bands_filled_last(db) if optimize else contextlib.nullcontext():  # a new build: no reader yet
             changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars,
-                             folder=folder, workers=workers, prepared=prepared)
+                             folder=folder, workers=workers, prepared=prepared, text_chars=spool.chars)
             # A new build's vector index trains while SQLite fills the FTS index and the band keys (both
             # let go of the GIL): seconds of a big build on a core that would otherwise wait. The batches'
             # memory is given back first, so the training sample does not come on top of it.
@@ -272,11 +275,13 @@ class _Spool:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.chars = 0  # of the articles' text
         self._fh: Any = None
 
     def add(self, article: Article, signature: np.ndarray) -> None:
         if self._fh is None:
             self._fh = open(self.path, "wb")
+        self.chars += len(article.text)
         pickle.dump((article, signature.tobytes()), self._fh, protocol=pickle.HIGHEST_PROTOCOL)
 
     def articles(self) -> Iterator[tuple[Article, bytes]]:
@@ -339,27 +344,35 @@ def _in_chunks(db: Any, sql: str, values: list[Any], size: int = 500) -> list[tu
     return out
 
 
-def _batches(articles: Iterable[tuple[Article, bytes]], wanted: set[str] | None,
-             batch_chars: int) -> Iterator[list[tuple[Article, bytes]]]:
+def _batches(articles: Iterable[tuple[Article, bytes]], wanted: set[str] | None, batch_chars: int,
+             total_chars: int = 0) -> Iterator[list[tuple[Article, bytes]]]:
     """The wanted articles (None: all) with their signatures, in reading order, in batches of at most
-    ``batch_chars`` of text (an article longer than that is a batch of its own)."""
+    ``batch_chars`` of text (an article longer than that is a batch of its own). The last
+    ``TAIL_BATCHES`` batches' worth of the ``total_chars`` the articles hold (0: not known) go in
+    batches ``TAIL_SPLIT`` times smaller: the build's pipeline (prepare, embed, write) drains on one
+    core, a batch at a time, and a big last batch kept the other core idle for seconds."""
     batch: list[tuple[Article, bytes]] = []
     chars = 0
+    left = total_chars  # text not yet in a batch, this article's included
     for a, signature in articles:
         if wanted is not None and a.id not in wanted:
+            left -= len(a.text)
             continue
-        if batch and chars + len(a.text) > batch_chars:
+        tail = total_chars and left + chars <= TAIL_BATCHES * batch_chars
+        limit = max(1, batch_chars // TAIL_SPLIT) if tail else batch_chars
+        if batch and chars + len(a.text) > limit:
             yield batch
             batch, chars = [], 0
         batch.append((a, signature))
         chars += len(a.text)
+        left -= len(a.text)
     if batch:
         yield batch
 
 
 def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embedder: Embedder, chunk_chars: int,
            progress: bool, *, batch_chars: int = BATCH_CHARS, folder: Path, workers: Workers,
-           prepared: Iterator[tuple[Any, Prepared]] | None = None) -> Changes:
+           prepared: Iterator[tuple[Any, Prepared]] | None = None, text_chars: int = 0) -> Changes:
     """Write the plan's articles a batch at a time, then delete the articles that went.
 
     ``articles`` holds at least the plan's ``todo`` (others are skipped). A changed article's old
@@ -371,7 +384,8 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
     and written last.
     ``workers``: where the articles are turned into passages (:mod:`index.prepare`); ``prepared``: the
     batches already handed to them (:func:`_prepared`; ``articles`` is then not read), which may hold
-    articles beyond the plan's.
+    articles beyond the plan's. ``text_chars``: the text ``articles`` hold (the last batches are
+    smaller: :func:`_batches`).
     """
     todo = set(plan.todo)
     replaced = todo & set(plan.stale)
@@ -387,7 +401,7 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-build-embed") as pool:
             if prepared is None:
-                prepared = _prepared(workers, _batches(articles, todo, batch_chars), replaced, chunk_chars)
+                prepared = _prepared(workers, _batches(articles, todo, batch_chars, text_chars), replaced, chunk_chars)
             for (batch, _), ready in prepared:
                 ready.articles = batch
                 ready = ready.only(todo)

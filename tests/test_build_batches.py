@@ -243,3 +243,18 @@ def test_kill_9_between_batches_leaves_the_previous_index_whole(tmp_path, corpus
     assert not [p for p in (data / "builds").iterdir() if p.name.startswith(layout.TMP_PREFIX)]
     _check(data, 125)
     assert len(list(live[0].glob(layout.VECTORS_GLOB))) <= layout.KEEP_VECTOR_FILES
+
+
+def test_the_last_batches_are_cut_smaller_and_every_article_comes_once_in_order():
+    """The build's pipeline drains a batch at a time on one core: its last batches' worth of text
+    goes in smaller batches, so the workers share the end of the work."""
+    arts = [(Article(f"a{i:03d}", "x.jsonl", "t", "w" * 100), b"") for i in range(100)]  # 100 characters each
+    out = list(build._batches(iter(arts), None, 1000, total_chars=10_000))
+    sizes = [sum(len(a.text) for a, _ in b) for b in out]
+    assert [a.id for b in out for a, _ in b] == [a.id for a, _ in arts]
+    assert sizes[:7] == [1000] * 7 and max(sizes[7:]) <= 1000 // build.TAIL_SPLIT and sum(sizes[7:]) == 3000
+    assert [len(b) for b in build._batches(iter(arts), None, 1000)] == [10] * 10  # the total unknown: all full
+    wanted = {a.id for a, _ in arts[::2]}  # the articles left out count as text gone by
+    half = list(build._batches(iter(arts), wanted, 1000, total_chars=10_000))
+    assert [a.id for b in half for a, _ in b] == sorted(wanted)
+    assert max(sum(len(a.text) for a, _ in b) for b in half[-3:]) <= 1000 // build.TAIL_SPLIT

@@ -84,7 +84,7 @@ class Snapshot:
                     f"(dimension {self.meta.get('dimension')}), but NEWSQA_EMBEDDING_MODEL is {embedder.name!r} "
                     f"(dimension {embedder.dim}). Re-index with: newsqa index --rebuild"
                 )
-            self.index = vectors.load(layout.vectors_path(self.folder, self.meta), mmap=True)
+            self.index = vectors.load_for_serving(layout.vectors_path(self.folder, self.meta))
             self.passage_count = int(db.execute("select count(*) from passages").fetchone()[0])
         finally:
             _end_reads()

@@ -62,6 +62,27 @@ def test_memory_mapped_index_answers_like_the_loaded_one(tmp_path: Path, monkeyp
     assert (vectors.search(loaded, queries, 5)[1] == vectors.search(mapped, queries, 5)[1]).all()
 
 
+def test_a_served_index_is_read_into_memory_unless_it_is_big(tmp_path: Path, monkeypatch):
+    """FAISS serves mapped lists through its on-disk lists, about 1.3 ms a question slower: only a
+    file above MAP_ABOVE_BYTES is mapped (it starts at once and holds only the lists probed)."""
+    import faiss
+
+    monkeypatch.setattr(vectors, "EXACT_BELOW", 1000)
+    rng = np.random.default_rng(6)
+    vectors.save(vectors.build(_unit(rng, 3000), np.arange(3000)), tmp_path / "v.faiss")
+    queries = _unit(rng, 20)
+
+    def lists(index: object) -> str:
+        return type(faiss.downcast_InvertedLists(index.invlists)).__name__
+
+    small = vectors.load_for_serving(tmp_path / "v.faiss")
+    monkeypatch.setattr(vectors, "MAP_ABOVE_BYTES", (tmp_path / "v.faiss").stat().st_size - 1)
+    big = vectors.load_for_serving(tmp_path / "v.faiss")
+    assert (lists(small), lists(big)) == ("ArrayInvertedLists", "OnDiskInvertedLists")
+    assert small.nprobe == big.nprobe == vectors.NPROBE
+    assert (vectors.search(small, queries, 5)[1] == vectors.search(big, queries, 5)[1]).all()
+
+
 @pytest.mark.parametrize("exact_below", [10**9, 1000])
 def test_update_adds_and_removes_only_what_changed(monkeypatch, exact_below):
     """Flat and inverted file alike: an updated index finds what brute force over the new set finds."""

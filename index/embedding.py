@@ -77,12 +77,16 @@ class SentenceTransformerEmbedder:
         from index.static_encoder import StaticEncoder
 
         self._static = self._worker.submit(StaticEncoder.for_model, model).result()
+        # A static model is a table lookup with nothing set up per thread: its caller encodes, one
+        # at a time, rather than handing over to the thread above and waiting for it to be scheduled.
+        self._static_lock = threading.Lock()
 
     def _encode(self, method: str, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self._static is not None:  # a token table: the same vectors without sentence-transformers' tokenizer pass
-            return self._worker.submit(self._static.encode, texts).result()
+            with self._static_lock:
+                return self._static.encode(texts)
         fn = getattr(self.model, method, None) or self.model.encode
         vectors = self._worker.submit(fn, texts, batch_size=self.batch_size, normalize_embeddings=True,
                                       convert_to_numpy=True, show_progress_bar=False).result()

@@ -98,3 +98,15 @@ def test_words_beyond_the_cache_and_special_texts_are_encoded_alike_and_not_kept
         assert len(small._number) == 50 and len(small._start) == 50
         assert len(small._tokens) == int(small._start[-1] + small._length[-1])
     assert small.token_ids("two words") == fast.token_ids("two words") and fast.token_ids("") == []
+
+
+def test_callers_on_many_threads_get_the_vectors_one_caller_gets(real_embedder):
+    """A static model is encoded on the caller's thread, one caller at a time: threads meeting new
+    words together must not mix up the word table."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"thread{t} word{t}x{i} and unseen{t}y{i} alike, number {t * 100 + i}" for t in range(8) for i in range(40)]
+    expected = StaticEncoder.for_model(real_embedder.model).encode(texts)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda t: real_embedder.encode_queries([t])[0], texts))
+    assert np.abs(np.stack(got) - expected).max() < 1e-6

@@ -8,7 +8,7 @@ The kind of index follows the size (see the README's "Limits and knobs"):
   lists. Its recall against exact search is tested on seeded data and measured by
   ``scripts/bench_scale.py``.
 
-A served index is read into memory up to ``MAP_ABOVE_BYTES`` (512 MB, about 2 million passages)
+A served index is read into memory up to ``MAP_ABOVE_BYTES`` (128 MB, about 500,000 passages)
 and memory-mapped (``IO_FLAG_MMAP``) beyond: a mapped index starts at once and holds only the lists
 its questions probed, but FAISS reads mapped lists about 1.3 ms a question slower. An update loads the live
 file, removes and adds only what changed, and is written beside it: nothing is retrained
@@ -35,9 +35,9 @@ TRAIN_ITERATIONS = 6
 SQ_TRAIN = 20_000  # of those training vectors, how many the 8-bit ranges are fitted on
 # An inverted file is rebuilt when the size it would be given is this many times its own.
 REBUILD_GROWTH = 2.0
-# A served index file up to this size is read into memory (about 2 million passages: 264 bytes each);
+# A served index file up to this size is read into memory (about 500,000 passages: 264 bytes each);
 # a bigger one is memory-mapped, so that it starts at once and holds only the lists questions probed.
-MAP_ABOVE_BYTES = 512 << 20
+MAP_ABOVE_BYTES = 128 << 20
 
 
 def _faiss():  # noqa: ANN202 - lazy import keeps CLI start-up fast

@@ -194,6 +194,8 @@ def _starts(text: str) -> dict[str, list[int]]:
 
 
 _WORD = re.compile(r"\w+")
+# Every word _EN_ANY and _RU_MONTH match, whole (each pattern needs its month word to end where the
+# word does); test_terms checks that patterns tried at these starts find what a full scan finds.
 _EN_WORDS = frozenset(m for m in MONTHS if m.isascii())
 _RU_WORDS = frozenset([*(stem + end for stem in ("январ", "феврал", "апрел", "июн", "июл", "сентябр", "октябр", "ноябр",
                                                  "декабр") for end in ("ь", "я", "е", "ю", "ём", "ем")),

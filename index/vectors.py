@@ -60,11 +60,11 @@ def blas_kernel(flags: set[str]) -> str | None:
 def name_blas_kernel() -> None:
     """Tell the OpenBLAS inside FAISS's wheel which kernel fits this CPU, before it loads.
 
-    That OpenBLAS (0.3.15 in faiss-cpu 1.8 to 1.15) does not recognise recent x86 CPUs and falls
-    back to its oldest kernel ("Prescott"). Measured on a 2.8 GHz Xeon with AVX-512, one thread:
-    training the 100k-passage index's lists took 15.7 s instead of 3.6 s, and adding the vectors
-    3.2 s instead of 0.8 s. The kernel is named from the CPU's flags (Linux, x86), and only when
-    ``OPENBLAS_CORETYPE`` is not set already.
+    That OpenBLAS (0.3.15 in faiss-cpu 1.13.2 and 1.15.1; 1.12.0 was as slow) does not recognise
+    recent x86 CPUs and falls back to its oldest kernel ("Prescott"). Measured on a 2.8 GHz Xeon
+    with AVX-512, one thread: training the 100k-passage index's lists took 15.7 s instead of 3.6 s,
+    and adding the vectors 3.2 s instead of 0.8 s. The kernel is named from the CPU's flags (Linux,
+    x86), and only when ``OPENBLAS_CORETYPE`` is not set already.
     """
     if "OPENBLAS_CORETYPE" in os.environ or platform.machine().lower() not in ("x86_64", "amd64"):
         return

@@ -177,7 +177,8 @@ class Collector:
             parked = np.fromfile(self._dir / f"{b:02d}.bin", dtype=_PARKED)
             if not len(parked):
                 continue
-            parked = parked[np.argsort(parked["key"], kind="stable")]  # ids stay ascending within a key
+            # Gathered as plain 12-byte items: numpy's gather of a structured type was 5x slower.
+            parked = parked.view(f"V{_PARKED.itemsize}")[_by_key(parked["key"])].view(_PARKED)
             bounds = np.flatnonzero(np.r_[True, parked["key"][1:] != parked["key"][:-1], True])
             keys = [names[k] for k in parked["key"][bounds[:-1]].tolist()]
             done.update(keys)
@@ -206,6 +207,16 @@ class Collector:
         for f in self._files:
             f.close()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _by_key(keys: np.ndarray) -> np.ndarray:
+    """The order that groups one bucket's postings by key, keeping each key's in the order parked (ids
+    ascending). A bucket's keys are ``b``, ``b + BUCKETS``, ...: divided by ``BUCKETS`` they fit 16 bits
+    up to a million keys, and a stable sort of 16-bit numbers is a radix sort, 5x faster."""
+    rank = keys // BUCKETS
+    if len(rank) and int(rank.max()) < 1 << 16:
+        rank = rank.astype(np.uint16)
+    return np.argsort(rank, kind="stable")
 
 
 def rebuild(db: Any, folder: Path | None = None, chunk: int = 10_000) -> None:

@@ -3,6 +3,7 @@
 import json
 import sqlite3
 
+import numpy as np
 import pytest
 
 from index import layout, postings, store
@@ -140,3 +141,11 @@ def test_summing_by_sort_or_by_slot_ranks_alike(tmp_path, corpus_copy, fake_embe
     by_sort = postings.rank(db, keys, 8, n, store.COLUMN_WEIGHTS)
     assert len(by_slot) == 8 and [p for p, _ in by_slot] == [p for p, _ in by_sort]
     assert [s for _, s in by_slot] == pytest.approx([s for _, s in by_sort])
+
+
+@pytest.mark.parametrize("keys_in_bucket", [5_000, 70_000])  # 16-bit radix sort, and too many keys for it
+def test_a_bucket_is_grouped_by_key_with_each_keys_postings_in_parked_order(keys_in_bucket):
+    rng = np.random.default_rng(3)
+    keys = (rng.integers(0, keys_in_bucket, 50_000) * postings.BUCKETS + 7).astype(np.uint32)
+    keys[:2] = (keys_in_bucket - 1) * postings.BUCKETS + 7  # the largest key is there
+    assert postings._by_key(keys).tolist() == np.argsort(keys, kind="stable").tolist()

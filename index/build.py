@@ -9,7 +9,8 @@ the index.
 Memory does not grow with the corpus: planning remembers ids, hashes and signatures only, and
 parks the articles to embed (with their signatures) in a file inside the new build; they are
 read back, chunked, embedded and written a batch at a time (at most ``BATCH_CHARS`` of article
-text), and the vector index is filled from the database a batch at a time too.
+text), and the vector index is filled a batch at a time too: an update's from the database, a new
+build's from the vectors it parked in a file as it wrote them (:class:`_VectorSpool`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -58,6 +59,7 @@ BULK_CACHE_KIB = 65_536  # SQLite page cache while writing batches (the file its
 SMALL_CACHE_KIB = 8_192  # and once they are written: the rest reads and writes in sequence
 WAL_LIMIT_BYTES = 64 << 20  # the write-ahead log is cut back to this after a big update is checkpointed
 SPOOL_NAME = "articles.spool"  # the articles to embed, parked in the build folder while it is written
+VECTOR_SPOOL_NAME = "vectors.spool"  # a new build's passage vectors, parked beside them (see _VectorSpool)
 PARALLEL_BATCHES = 3  # batches of text from which a build prepares passages in worker processes
 RECENT_SENTENCE_BYTES = 64 << 20  # sentence vectors of the last batches a build keeps at hand for the next ones
 TAIL_BATCHES = 3  # the last this many batches' worth of a build's text...
@@ -214,28 +216,40 @@ def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars
 
     ``dim_known``: the live index's dimension when nothing is embedded (the model need not load).
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-build-train") as trainer:
-        with store.fts_filled_last(db) if optimize else contextlib.nullcontext(), \
-                store.bands_filled_last(db) if optimize else contextlib.nullcontext():  # a new build: no reader yet
-            changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars,
-                             folder=folder, workers=workers, prepared=prepared, text_chars=spool.chars)
-            # A new build's vector index trains while SQLite fills the FTS index and the band keys (both
-            # let go of the GIL): seconds of a big build on a core that would otherwise wait. The batches'
-            # memory is given back first, so the training sample does not come on top of it.
-            if optimize and len(changes.added_ids) >= VECTOR_BATCH:
-                _release_memory(db)
-            trained = trainer.submit(_train_beside, *_training(db, dim_known or embedder.dim)) if optimize else None
-        report.embedded = changes.embedded
-        _rest(db, plan, changes, report, embedder, chunk_chars, old_index, trained, folder=folder,
-              generation=generation, corpus_print=corpus_print, corpus_dir=corpus_dir, dim=dim_known or embedder.dim,
-              optimize=optimize)
+    parked = _VectorSpool(folder / VECTOR_SPOOL_NAME) if optimize else None
+    trained: list[Future] = []
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsqa-build-train") as trainer:
+
+            def train(ids: np.ndarray) -> None:
+                """Every batch is written: a new build's vector index is trained and filled from the parked
+                vectors on the trainer's thread, while this one writes the keyword postings and SQLite fills
+                the FTS index and the band keys (all let go of the GIL): seconds of a big build on a core
+                that would otherwise wait. The batches' memory is given back first, so the training sample
+                does not come on top of it."""
+                if len(ids) >= VECTOR_BATCH:
+                    _release_memory(db)
+                trained.append(trainer.submit(parked.index, ids, dim_known or embedder.dim))
+
+            with store.fts_filled_last(db) if optimize else contextlib.nullcontext(), \
+                    store.bands_filled_last(db) if optimize else contextlib.nullcontext():  # a new build: no reader yet
+                changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars,
+                                 folder=folder, workers=workers, prepared=prepared, text_chars=spool.chars,
+                                 parked=parked, written=train if optimize else None)
+            report.embedded = changes.embedded
+            _rest(db, plan, changes, report, embedder, chunk_chars, old_index, trained[0] if trained else None,
+                  folder=folder, generation=generation, corpus_print=corpus_print, corpus_dir=corpus_dir,
+                  dim=dim_known or embedder.dim, optimize=optimize)
+    finally:  # after the trainer's thread is done with it
+        if parked is not None:
+            parked.remove()
 
 
 def _rest(db: Any, plan: Plan, changes: "Changes", report: BuildReport, embedder: Embedder, chunk_chars: int,
           old_index: Any, trained: Future | None, *, folder: Path, generation: int, corpus_print: str,
           corpus_dir: Path, dim: int, optimize: bool) -> None:
     """What a build writes once its articles are in: files, meta, problems and the vector index
-    (``trained``: a new one, being trained)."""
+    (``trained``: a new build's, being trained and filled)."""
     for aid, path in plan.moved.items():
         db.execute("update articles set path = ? where id = ?", [path, aid])
     db.execute("delete from files")
@@ -295,6 +309,54 @@ class _Spool:
                     yield pickle.load(fh)
                 except EOFError:
                     return
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def remove(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+
+class _VectorSpool:
+    """A new build's passage vectors, parked in a file beside its database in the order they are
+    written (ids ascending): its vector index is trained on and filled from them on another thread,
+    while the build's own thread is still writing the database (it read them back from it after)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = 0
+        self.dim = 0
+        self._fh: Any = None
+
+    def add(self, batch: np.ndarray) -> None:
+        """Park a written batch's vectors (float32, one row a passage, in id order)."""
+        if not len(batch):
+            return
+        if self._fh is None:
+            self._fh = open(self.path, "wb")
+            self.dim = batch.shape[1]
+        np.ascontiguousarray(batch, dtype="<f4").tofile(self._fh)
+        self.rows += len(batch)
+
+    def index(self, ids: np.ndarray, dim: int) -> Any:
+        """The vector index of every parked vector, under ``ids`` (one each, in the order they were parked):
+        trained on :func:`vectors.training_rows` of them, then filled ``VECTOR_BATCH`` at a time.
+        On one OpenMP thread (this thread's own setting): it runs beside the build's SQLite work on the
+        other core, and two threads spent a third more CPU for the same lists."""
+        if len(ids) != self.rows:
+            raise RuntimeError(f"{self.rows} vectors parked for {len(ids)} passages")
+        self.close()
+        vectors.one_thread()
+        parked = (np.memmap(self.path, dtype="<f4", mode="r", shape=(self.rows, self.dim)) if self.rows
+                  else np.zeros((0, dim), "<f4"))
+        index = vectors.new(dim, self.rows, np.asarray(parked[vectors.training_rows(self.rows)]))
+        for at in range(0, self.rows, VECTOR_BATCH):
+            vectors.add(index, np.asarray(parked[at : at + VECTOR_BATCH]), ids[at : at + VECTOR_BATCH])
+        del parked
+        return index
 
     def close(self) -> None:
         if self._fh is not None:
@@ -372,7 +434,8 @@ def _batches(articles: Iterable[tuple[Article, bytes]], wanted: set[str] | None,
 
 def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embedder: Embedder, chunk_chars: int,
            progress: bool, *, batch_chars: int = BATCH_CHARS, folder: Path, workers: Workers,
-           prepared: Iterator[tuple[Any, Prepared]] | None = None, text_chars: int = 0) -> Changes:
+           prepared: Iterator[tuple[Any, Prepared]] | None = None, text_chars: int = 0,
+           parked: "_VectorSpool | None" = None, written: Callable[[np.ndarray], None] | None = None) -> Changes:
     """Write the plan's articles a batch at a time, then delete the articles that went.
 
     ``articles`` holds at least the plan's ``todo`` (others are skipped). A changed article's old
@@ -385,7 +448,9 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
     ``workers``: where the articles are turned into passages (:mod:`index.prepare`); ``prepared``: the
     batches already handed to them (:func:`_prepared`; ``articles`` is then not read), which may hold
     articles beyond the plan's. ``text_chars``: the text ``articles`` hold (the last batches are
-    smaller: :func:`_batches`).
+    smaller: :func:`_batches`). ``parked``: where the written passages' vectors are also parked (a new
+    build); ``written``: called with the added passage ids once every batch is written, before the
+    removals and the keyword postings are.
     """
     todo = set(plan.todo)
     replaced = todo & set(plan.stale)
@@ -408,13 +473,15 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
                 if not ready.articles:
                     continue
                 if pending is not None:
-                    embedded += _finish(db, *pending, added, removed, keys, recent)
+                    embedded += _finish(db, *pending, added, removed, keys, recent, parked)
                     bar.update(len(pending[0].articles))
                 reusable, unique = _needed(db, ready, recent)
                 pending = (ready, pool.submit(_embed, embedder, unique, reusable))
             if pending is not None:
-                embedded += _finish(db, *pending, added, removed, keys, recent)
+                embedded += _finish(db, *pending, added, removed, keys, recent, parked)
                 bar.update(len(pending[0].articles))
+        if written is not None:
+            written(np.concatenate(added) if added else np.zeros(0, np.int64))
         with db.atomic():
             _delete_articles(db, [aid for aid in plan.stale if aid not in replaced], removed, keys)
             keys.write(db)
@@ -512,10 +579,11 @@ def _embed(embedder: Embedder, unique: dict[str, str], reusable: dict[str, np.nd
 
 
 def _finish(db: Any, batch: Prepared, vectors_of: Future[dict[str, np.ndarray]], added: list[np.ndarray],
-            removed: list[np.ndarray], keys: postings.Collector, recent: _RecentSentences) -> int:
+            removed: list[np.ndarray], keys: postings.Collector, recent: _RecentSentences,
+            parked: "_VectorSpool | None" = None) -> int:
     """Wait for a batch's vectors and write it in one transaction, first deleting the old versions of
-    its replaced articles (their passage ids go to ``removed``, the new ones to ``added``). Returns
-    how many texts were embedded."""
+    its replaced articles (their passage ids go to ``removed``, the new ones to ``added``; their vectors
+    also to ``parked``). Returns how many texts were embedded."""
     reusable = vectors_of.result()
     rows = batch.passages
     hashes = batch.sentence_hashes
@@ -523,6 +591,8 @@ def _finish(db: Any, batch: Prepared, vectors_of: Future[dict[str, np.ndarray]],
                         else np.zeros((0, 0), "<f2"))
     spans, sentence_blobs = store.sentence_columns(batch.sentences[:, 0], batch.sentences[:, 1:], sentence_vectors,
                                                    len(rows))
+    passage_vectors = (np.stack([reusable[p.text_hash] for p in rows]).astype("<f4", copy=False) if rows
+                       else np.zeros((0, 0), "<f4"))
     with db.atomic():
         _delete_articles(db, batch.replaced, removed, keys)
         db.conn.executemany(
@@ -539,17 +609,13 @@ def _finish(db: Any, batch: Prepared, vectors_of: Future[dict[str, np.ndarray]],
             "insert into passages (id, article_id, seq, start, end, text, text_hash, vector, terms, title_terms, "
             "sentence_spans, sentence_vectors) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(pid, p.article_id, p.seq, p.start, p.end, p.text, p.text_hash, blob, p.terms, p.title_terms, sp, sv)
-             for pid, p, blob, sp, sv in zip(ids, rows, _blobs(reusable, [p.text_hash for p in rows]), spans,
-                                             sentence_blobs)])
+             for pid, p, blob, sp, sv in zip(ids, rows, store.vector_blobs(passage_vectors), spans, sentence_blobs)])
+    if parked is not None:
+        parked.add(passage_vectors)
     keys.add(batch.keys, np.arange(first, first + len(rows)))
     recent.add(hashes, sentence_vectors)
     added.append(np.array(ids, dtype=np.int64))
     return batch.to_embed
-
-
-def _blobs(vectors_of: dict[str, np.ndarray], hashes: list[str]) -> list[bytes]:
-    """The stored form of these texts' vectors (:func:`store.vector_blobs`), in one array, not a row at a time."""
-    return store.vector_blobs(np.stack([vectors_of[h] for h in hashes])) if hashes else []
 
 
 def _known_vectors(db: Any, passages: set[str], sentences: set[str], replaced: list[str]) -> dict[str, np.ndarray]:
@@ -614,17 +680,10 @@ def _training(db: Any, dim: int) -> tuple[int, int, np.ndarray | None]:
     return dim, passages, train
 
 
-def _train_beside(dim: int, passages: int, sample: np.ndarray | None) -> Any:
-    """:func:`vectors.new` on one OpenMP thread (this thread's own setting): it trains beside SQLite's
-    work on the other core, and two threads spent a third more CPU for the same lists."""
-    vectors.one_thread()
-    return vectors.new(dim, passages, sample)
-
-
 def _write_vectors(db: Any, path: Path, dim: int, old_index: Any, changes: Changes, trained: Any = None) -> int:
-    """Write the FAISS index to ``path``: the live one less what was removed plus what was added,
-    or a new one (``trained``, or trained here) filled from the database's vectors, ``VECTOR_BATCH``
-    at a time."""
+    """Write the FAISS index to ``path``: the live one less what was removed plus what was added, or
+    ``trained`` (a new build's, complete: :meth:`_VectorSpool.index`), or a new one trained here and
+    filled from the database's vectors, ``VECTOR_BATCH`` at a time."""
     passages = db.execute("select count(*) from passages").fetchone()[0]
     index = old_index
     if index is not None:
@@ -634,8 +693,10 @@ def _write_vectors(db: Any, path: Path, dim: int, old_index: Any, changes: Chang
                 vectors.add(index, vecs, ids)
         else:
             index = None  # it must change kind or has outgrown its lists: trained afresh below
-    if index is None:
-        index = trained if trained is not None else vectors.new(*_training(db, dim))
+    if index is None and trained is not None:
+        index = trained
+    elif index is None:
+        index = vectors.new(*_training(db, dim))
         for ids, vecs in _stored_vectors(db, dim):
             vectors.add(index, vecs, ids)
     if index.ntotal != passages:

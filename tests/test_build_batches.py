@@ -168,6 +168,27 @@ def test_batches_give_the_index_one_batch_gives_full_and_incremental(tmp_path, m
     _same(_content(one), _content(many))
 
 
+def test_a_new_builds_vector_index_is_the_one_its_stored_vectors_give(tmp_path, monkeypatch):
+    """Trained and filled from the vectors parked as batches are written, on another thread: the same
+    index, byte for byte, as training on the database's vectors read back and adding them all."""
+    import faiss
+
+    monkeypatch.setattr(vectors, "EXACT_BELOW", 50)
+    monkeypatch.setattr(build, "VECTOR_BATCH", 7)
+    corpus, data = tmp_path / "corpus", tmp_path / "data"
+    write_jsonl(corpus / "export.jsonl", 60, seed=4, sentences=6)
+    report = build_index(corpus, data, FakeEmbedder(), batch_chars=BATCH)
+    built = vectors.load(layout.vectors_of(report.path))
+    assert not vectors.is_exact(built) and not (report.path / build.VECTOR_SPOOL_NAME).exists()
+    db = store.open_db(report.path / layout.DB_NAME)
+    dim = int(store.get_meta_value(db, "dimension"))
+    expected = vectors.new(*build._training(db, dim))
+    for ids, vecs in build._stored_vectors(db, dim):
+        vectors.add(expected, vecs, ids)
+    assert built.ntotal == expected.ntotal == report.passages
+    assert bytes(faiss.serialize_index(built)) == bytes(faiss.serialize_index(expected))
+
+
 class _Exploding(FakeEmbedder):
     """Fails on its ``at``-th call."""
 

@@ -350,13 +350,26 @@ class _VectorSpool:
             raise RuntimeError(f"{self.rows} vectors parked for {len(ids)} passages")
         self.close()
         vectors.one_thread()
-        parked = (np.memmap(self.path, dtype="<f4", mode="r", shape=(self.rows, self.dim)) if self.rows
-                  else np.zeros((0, dim), "<f4"))
-        index = vectors.new(dim, self.rows, np.asarray(parked[vectors.training_rows(self.rows)]))
-        for at in range(0, self.rows, VECTOR_BATCH):
-            vectors.add(index, np.asarray(parked[at : at + VECTOR_BATCH]), ids[at : at + VECTOR_BATCH])
-        del parked
+        rows = vectors.training_rows(self.rows)
+        sample = np.empty((len(rows), dim), np.float32)
+        for at, batch in self._batches():  # filled in place: one copy of the sample
+            wanted = rows[(rows >= at) & (rows < at + len(batch))]
+            sample[np.searchsorted(rows, wanted)] = batch[wanted - at]
+        index = vectors.new(dim, self.rows, sample if len(rows) else None)
+        del sample
+        for at, batch in self._batches():
+            vectors.add(index, batch, ids[at : at + len(batch)])
         return index
+
+    def _batches(self) -> Iterator[tuple[int, np.ndarray]]:
+        """``(position of the first, vectors)``, ``VECTOR_BATCH`` at a time, read into memory (a mapped
+        file's pages would count in the build's memory as they are read)."""
+        if not self.rows:
+            return
+        with open(self.path, "rb") as fh:
+            for at in range(0, self.rows, VECTOR_BATCH):
+                count = min(VECTOR_BATCH, self.rows - at)
+                yield at, np.fromfile(fh, dtype="<f4", count=count * self.dim).reshape(count, self.dim)
 
     def close(self) -> None:
         if self._fh is not None:

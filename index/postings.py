@@ -322,9 +322,16 @@ def rank(db: Any, keys: list[str], limit: int, passages: int, weights: tuple[flo
         if len(ids) * DENSE_SUM_SHARE < int(ids.max()):  # few postings: sort them
             ids, where = np.unique(ids, return_inverse=True)
             scores = np.bincount(where, weights=scores)
-        else:  # many: sum into one slot per passage id, then keep the ids that got any
+        else:  # many: sum into one slot per passage id, then read each posting's passage total back
             summed = np.bincount(ids, weights=scores)
-            ids = np.flatnonzero(summed)
+            # A passage's postings are one per key at most: the best ``limit`` passages are among the
+            # postings of the ``limit * keys`` best totals (scanning every slot for the ids that got any
+            # took longer than all the rest).
+            totals = summed[ids]
+            if len(ids) > limit * len(ids_parts):
+                best = np.argpartition(-totals, limit * len(ids_parts) - 1)[: limit * len(ids_parts)]
+                ids = ids[best]
+            ids = np.unique(ids)
             scores = summed[ids]
     if len(ids) > limit:
         top = np.argpartition(-scores, limit - 1)[:limit]

@@ -149,3 +149,27 @@ def test_a_bucket_is_grouped_by_key_with_each_keys_postings_in_parked_order(keys
     keys = (rng.integers(0, keys_in_bucket, 50_000) * postings.BUCKETS + 7).astype(np.uint32)
     keys[:2] = (keys_in_bucket - 1) * postings.BUCKETS + 7  # the largest key is there
     assert postings._by_key(keys).tolist() == np.argsort(keys, kind="stable").tolist()
+
+
+def test_ranking_many_postings_by_slot_keeps_the_best_passages_a_full_sum_finds(tmp_path, monkeypatch):
+    """The slot path reads back only the postings of the best totals: the same passages, in the same order,
+    as summing every passage's postings and sorting them all."""
+    rng = np.random.default_rng(5)
+    vocab = [f"w{i}" for i in range(40)]
+    weights = 1.0 / np.arange(1, len(vocab) + 1)
+    terms = [" ".join(rng.choice(vocab, size=int(rng.integers(5, 60)), p=weights / weights.sum()))
+             for _ in range(3_000)]
+    db = store.open_db(tmp_path / "p.db")
+    store.migrate(db)
+    db["passages"].insert_all(({"id": i + 1, "article_id": f"a{i}", "seq": 0, "terms": t, "title_terms": "w1 w7"}
+                               for i, t in enumerate(terms)), batch_size=500)
+    with db.atomic():
+        postings.rebuild(db, tmp_path)
+    keys = ["w0", "w3", "w5", "w9", "w14", "w30"]
+    monkeypatch.setattr(postings, "DENSE_SUM_SHARE", 10**9)  # the slot path
+    got = postings.rank(db, keys, 10, len(terms), store.COLUMN_WEIGHTS)
+    monkeypatch.setattr(postings, "DENSE_SUM_SHARE", 0)  # every passage's sum, sorted
+    full = postings.rank(db, keys, len(terms), len(terms), store.COLUMN_WEIGHTS)
+    assert len(full) > 10 * len(keys)  # more passages than the slot path reads back
+    assert [p for p, _ in got] == [p for p, _ in full[:10]]
+    assert [s for _, s in got] == pytest.approx([s for _, s in full[:10]])

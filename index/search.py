@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -86,25 +86,35 @@ def score_fusion(runs: list[list[tuple[int, float]]], weights: list[float],
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
+    """The text's runs of three tokens (a shorter text: its tokens, as one)."""
     toks = tokens(text)
-    return {tuple(toks[i : i + 3]) for i in range(max(1, len(toks) - 2))}
+    return set(zip(toks, toks[1:], toks[2:])) if len(toks) >= 3 else {tuple(toks)}
 
 
-def collapse_duplicates(texts: list[str], threshold: float = DUPLICATE_JACCARD, limit: int | None = None) -> list[int]:
+def _jaccard(a: set, b: set) -> float:
+    both = len(a & b)
+    return both / max(1, len(a) + len(b) - both)
+
+
+def collapse_duplicates(texts: Iterable[str], threshold: float = DUPLICATE_JACCARD, limit: int | None = None
+                        ) -> list[int]:
     """Indexes of ``texts`` to keep: a text too similar to an earlier kept one is dropped.
 
-    With ``limit``, stop once that many are kept (the rest would not be shown anyway).
+    With ``limit``, stop once that many are kept (the rest would not be shown anyway, and are not
+    read from ``texts``).
     """
     kept: list[int] = []
     sigs: list[set[tuple[str, ...]]] = []
+    if limit is not None and limit <= 0:
+        return kept
     for i, text in enumerate(texts):
-        if limit is not None and len(kept) >= limit:
-            break
         sig = _shingles(text)
-        if any(len(sig & s) / max(1, len(sig | s)) >= threshold for s in sigs):
+        if any(_jaccard(sig, s) >= threshold for s in sigs):
             continue
         kept.append(i)
         sigs.append(sig)
+        if limit is not None and len(kept) >= limit:
+            break
     return kept
 
 
@@ -189,6 +199,17 @@ def keyword_candidates(db: Any, query: Query, depth: int, passages: int) -> list
     return store.keyword_search(db, fts_expression(kept), depth)
 
 
+def _read_in_order(db: Any, ranked: list[tuple[int, float]], first: int) -> Iterator[tuple[int, float, dict[str, Any]]]:
+    """``(passage id, score, row)`` of ``ranked`` in its order, read ``first`` at a time, then twice as many
+    each time more are wanted (a passage no longer in the index is skipped)."""
+    at, size = 0, max(1, first)
+    while at < len(ranked):
+        chunk = ranked[at : at + size]
+        rows = store.passages_by_id(db, [p for p, _ in chunk])
+        yield from ((pid, score, rows[pid]) for pid, score in chunk if pid in rows)
+        at, size = at + size, 2 * size
+
+
 def hybrid_search(
     db: Any,
     index: Any,
@@ -227,18 +248,30 @@ def hybrid_search(
         fused = rrf([[p for p, _ in keyword], [p for p, _ in dense]], [keyword_weight, vector_weight])
     kw_pos = {p: (r + 1, s) for r, (p, s) in enumerate(keyword)}
     dn_pos = {p: (r + 1, s) for r, (p, s) in enumerate(dense)}
-    rows = store.passages_by_id(db, [p for p, _ in fused[: depth]])
     wanted = query.date_tokens
-    held = {pid: wanted & set((r.get("terms") or "").split()) for pid, r in rows.items()} if wanted else {}
-    dated = {pid for pid, keys in held.items() if keys}
-    by_article = {pid for pid, keys in held.items() if any(k.startswith(PUBLISHED) for k in keys)}
-    ordered = sorted(((pid, score + (DATE_BOOST if pid in dated else 0.0)) for pid, score in fused if pid in rows),
-                     key=lambda kv: (-kv[1], kv[0]))
-    keep = collapse_duplicates([rows[pid]["text"] for pid, _ in ordered], limit=offset + k)
+    dated: set[int] = set()
+    by_article: set[int] = set()
+    if wanted:  # the date boost may lift any of the candidates: all are read
+        rows = store.passages_by_id(db, [p for p, _ in fused[:depth]])
+        held = {pid: wanted & set((r.get("terms") or "").split()) for pid, r in rows.items()}
+        dated = {pid for pid, keys in held.items() if keys}
+        by_article = {pid for pid, keys in held.items() if any(k.startswith(PUBLISHED) for k in keys)}
+        boosted = sorted(((pid, score + (DATE_BOOST if pid in dated else 0.0)) for pid, score in fused if pid in rows),
+                         key=lambda kv: (-kv[1], kv[0]))
+        candidates: Iterable[tuple[int, float, dict[str, Any]]] = ((pid, score, rows[pid]) for pid, score in boosted)
+    else:  # in fused order: read as far as collapsing duplicates needs
+        candidates = _read_in_order(db, fused[:depth], 2 * (offset + k))
+    seen: list[tuple[int, float, dict[str, Any]]] = []  # the candidates collapsing has read, in order
+
+    def texts() -> Iterator[str]:
+        for candidate in candidates:
+            seen.append(candidate)
+            yield candidate[2]["text"]
+
+    keep = collapse_duplicates(texts(), limit=offset + k)
     hits: list[Hit] = []
     for i in keep[offset : offset + k]:
-        pid, score = ordered[i]
-        r = rows[pid]
+        pid, score, r = seen[i]
         kr, ks = kw_pos.get(pid, (None, None))
         vr, vs = dn_pos.get(pid, (None, None))
         hits.append(Hit(

@@ -130,3 +130,32 @@ def test_sentence_columns_round_trip():
         [(0, 5, vecs[0].astype("<f2").tobytes()), (6, 12, vecs[1].astype("<f2").tobytes())], [],
         [(0, 3, vecs[2].astype("<f2").tobytes())]]
     assert store.sentence_columns(np.zeros(0, int), np.zeros((0, 2)), np.zeros((0, 0)), 2) == ([b"", b""], [b"", b""])
+
+
+def test_a_question_without_a_date_reads_only_the_passages_collapsing_needs(tmp_path, monkeypatch):
+    """Read in fused order, a few at a time, until enough distinct passages are kept: the same hits as
+    reading every candidate first; a dated question reads them all (its boost may lift any of them)."""
+    from tests.conftest import FakeEmbedder
+    from tests.synth import write_corpus
+
+    write_corpus(tmp_path / "corpus", 60, seed=2)
+    build_index(tmp_path / "corpus", tmp_path / "data", FakeEmbedder())
+    engine = Engine(tmp_path / "data", FakeEmbedder())
+    read: list[int] = []
+    real_read, in_order = store.passages_by_id, search._read_in_order
+
+    def counting(db, ids):
+        read.extend(ids)
+        return real_read(db, ids)
+
+    monkeypatch.setattr(store, "passages_by_id", counting)
+    for question, k, offset in (("protest arrested police officials", 3, 0), ("court ruling", 2, 4)):
+        monkeypatch.setattr(search, "_read_in_order", in_order)
+        read.clear()
+        lazy = [h.to_dict() for h in engine.search(question, k=k, offset=offset)]
+        assert len(lazy) == k and len(read) < search.depth_for(k, offset)
+        monkeypatch.setattr(search, "_read_in_order", lambda db, ranked, first: in_order(db, ranked, 10**6))
+        assert [h.to_dict() for h in engine.search(question, k=k, offset=offset)] == lazy
+    read.clear()
+    engine.search("what happened on 19 October 2015", k=3)
+    assert len(read) == len(set(read)) == search.depth_for(3)

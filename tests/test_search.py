@@ -159,3 +159,12 @@ def test_a_question_without_a_date_reads_only_the_passages_collapsing_needs(tmp_
     read.clear()
     engine.search("what happened on 19 October 2015", k=3)
     assert len(read) == len(set(read)) == search.depth_for(3)
+
+
+def test_half_floats_widen_to_the_values_numpy_gives():
+    halves = np.random.default_rng(4).normal(scale=3, size=5_000).astype("<f2")
+    halves[:6] = [np.inf, -np.inf, np.nan, -0.0, 6e-8, 65504]  # and a subnormal, the largest half
+    got = search.widen_half(halves.tobytes())
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, halves.astype(np.float32))
+    assert search.widen_half(b"").shape == (0,)

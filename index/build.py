@@ -130,7 +130,7 @@ def build_index(
         if touched and not dry_run and hasattr(embedder, "preload"):
             embedder.preload()  # new or changed files: overlap the model's import with reading them
         tmp = None if dry_run else layout.new_build_dir(data_dir)
-        spool = None if tmp is None else _Spool(tmp / SPOOL_NAME)
+        spool = None if tmp is None else _Spool(tmp / SPOOL_NAME, batch_chars // 4)
         if workers is None:  # a big build spreads its text work over the cores
             big = sum(map(file_size, to_read)) >= PARALLEL_BATCHES * batch_chars
             workers = default_workers() if big and not dry_run else 1
@@ -285,37 +285,57 @@ class Changes:
 
 class _Spool:
     """The articles a build will embed, parked on disk between planning and writing: planning must
-    see every article (duplicates, removals) before any is written, and must not hold them all."""
+    see every article (duplicates, removals) before any is written, and must not hold them all.
 
-    def __init__(self, path: Path) -> None:
+    They are written and read in blocks of about ``block_chars`` of text, each one pickled list behind
+    its length: one system call a block, not one every few kilobytes. Each such call lets go of the
+    GIL, and the build's other threads kept it for milliseconds before this one got it back: pickling
+    100,000 articles to and from a file a record at a time took 8 s of a build, 1.4 s alone."""
+
+    def __init__(self, path: Path, block_chars: int = BATCH_CHARS // 4) -> None:
         self.path = path
+        self.block_chars = max(1, block_chars)
         self.chars = 0  # of the articles' text
         self._fh: Any = None
+        self._block: list[tuple[Article, bytes]] = []
+        self._block_chars = 0
 
     def add(self, article: Article, signature: np.ndarray) -> None:
+        self._block.append((article, signature.tobytes()))
+        self._block_chars += len(article.text)
+        self.chars += len(article.text)
+        if self._block_chars >= self.block_chars:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._block:
+            return
         if self._fh is None:
             self._fh = open(self.path, "wb")
-        self.chars += len(article.text)
-        pickle.dump((article, signature.tobytes()), self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = pickle.dumps(self._block, protocol=pickle.HIGHEST_PROTOCOL)
+        self._fh.write(len(blob).to_bytes(8, "little") + blob)
+        self._block, self._block_chars = [], 0
 
     def articles(self) -> Iterator[tuple[Article, bytes]]:
-        """The parked articles and their MinHash signatures, in the order they were read, one at a time."""
+        """The parked articles and their MinHash signatures, in the order they were read, a block at a time."""
         self.close()
         if not self.path.exists():
             return
         with open(self.path, "rb") as fh:
-            while True:
-                try:
-                    yield pickle.load(fh)
-                except EOFError:
-                    return
+            while head := fh.read(8):
+                block = pickle.loads(fh.read(int.from_bytes(head, "little")))
+                block.reverse()
+                while block:  # handed on one by one, each let go of as it is
+                    yield block.pop()
 
     def close(self) -> None:
+        self._flush()
         if self._fh is not None:
             self._fh.close()
             self._fh = None
 
     def remove(self) -> None:
+        self._block = []
         self.close()
         self.path.unlink(missing_ok=True)
 

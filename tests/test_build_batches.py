@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import pickle
 import sqlite3
 import subprocess
 import sys
@@ -279,3 +280,22 @@ def test_the_last_batches_are_cut_smaller_and_every_article_comes_once_in_order(
     half = list(build._batches(iter(arts), wanted, 1000, total_chars=10_000))
     assert [a.id for b in half for a, _ in b] == sorted(wanted)
     assert max(sum(len(a.text) for a, _ in b) for b in half[-3:]) <= 1000 // build.TAIL_SPLIT
+
+
+def test_the_spool_gives_back_every_article_in_order_from_blocks_of_about_its_size(tmp_path):
+    spool = build._Spool(tmp_path / "a.spool", block_chars=100)
+    parked = [(Article(id=f"a{i}", path="x.jsonl", title=f"t{i}", text="word " * (1 + i % 13)),
+               np.full(4, i, np.uint64)) for i in range(40)]
+    for article, signature in parked:
+        spool.add(article, signature)
+    got = list(spool.articles())
+    assert [(a, sig) for a, sig in got] == [(a, s.tobytes()) for a, s in parked]
+    assert spool.chars == sum(len(a.text) for a, _ in parked)
+    blocks, raw = 0, (tmp_path / "a.spool").read_bytes()
+    while raw:  # each block: its length, then one pickled list of about block_chars of text
+        size = int.from_bytes(raw[:8], "little")
+        assert sum(len(a.text) for a, _ in pickle.loads(raw[8 : 8 + size])) < 100 + 65
+        raw, blocks = raw[8 + size :], blocks + 1
+    assert blocks >= spool.chars // (100 + 65)
+    spool.remove()
+    assert not (tmp_path / "a.spool").exists()

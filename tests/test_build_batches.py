@@ -299,3 +299,13 @@ def test_the_spool_gives_back_every_article_in_order_from_blocks_of_about_its_si
     assert blocks >= spool.chars // (100 + 65)
     spool.remove()
     assert not (tmp_path / "a.spool").exists()
+
+
+def test_half_rows_are_each_hashes_vector_repeated_or_not():
+    rng = np.random.default_rng(1)
+    vectors_of = {f"h{i}": rng.normal(size=8).astype(np.float32) for i in range(5)}
+    for hashes in (["h0", "h3", "h0", "h4", "h3", "h3"], ["h4", "h1", "h2"], []):
+        got = build._half_rows(vectors_of, hashes)
+        expected = np.stack([vectors_of[h] for h in hashes], dtype="<f2") if hashes else np.zeros((0, 0), "<f2")
+        assert got.dtype == np.dtype("<f2")
+        np.testing.assert_array_equal(got, expected)

@@ -105,9 +105,22 @@ def _m009_sentences_on_passages(db: sqlite_utils.Database) -> None:
     db["sentences"].drop(ignore=True)
 
 
+def _m010_fts_keys_only(db: sqlite_utils.Database) -> None:
+    """The FTS5 index keeps which passages hold each key, not where (``detail=none``): the postings rank
+    (migration 8), and what FTS5 still answers (the passages holding a key, the vocabulary and its
+    passage counts) needs no positions. A new build's FTS pass at 100,000 passages: 2.4 -> 1.7 s,
+    the index 33 -> 11 MB. Its triggers (on ``passages``) stay as they are."""
+    db.execute(f"drop table if exists {VOCAB}")
+    db["passages_fts"].drop()
+    db.execute(f"create virtual table passages_fts using fts5(terms, title_terms, tokenize='{TERMS_TOKENIZER}', "
+               "content=passages, detail=none)")
+    db.execute("insert into passages_fts(passages_fts) values ('rebuild')")
+    db.execute(f"create virtual table {VOCAB} using fts5vocab(passages_fts, 'row')")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial, _m002_article_signatures, _m003_files, _m004_script_terms, _m005_sentences, _m006_problems,
-    _m007_bands, _m008_postings, _m009_sentences_on_passages,
+    _m007_bands, _m008_postings, _m009_sentences_on_passages, _m010_fts_keys_only,
 ]
 
 

@@ -116,6 +116,13 @@ def test_an_index_built_before_postings_is_still_ranked_by_fts5(tmp_path, corpus
     build_index(corpus_copy, data, fake_embedder)
     db = _db(data)
     db.execute("drop table postings")
+    # As such an index has it: FTS5 with positions (detail=none came with migration 10, after postings).
+    db.execute(f"drop table {store.VOCAB}")
+    db.execute("drop table passages_fts")
+    db.execute(f"create virtual table passages_fts using fts5(terms, title_terms, tokenize='{store.TERMS_TOKENIZER}', "
+               "content=passages)")
+    db.execute("insert into passages_fts(passages_fts) values ('rebuild')")
+    db.execute(f"create virtual table {store.VOCAB} using fts5vocab(passages_fts, 'row')")
     db.conn.commit()
     hits = Engine(data, fake_embedder).search("Who was detained in Moscow in October?", k=3)
     assert hits and hits[0].keyword_rank == 1
@@ -173,3 +180,19 @@ def test_ranking_many_postings_by_slot_keeps_the_best_passages_a_full_sum_finds(
     assert len(full) > 10 * len(keys)  # more passages than the slot path reads back
     assert [p for p, _ in got] == [p for p, _ in full[:10]]
     assert [s for _, s in got] == pytest.approx([s for _, s in full[:10]])
+
+
+def test_fts5_holds_which_passages_have_each_key_without_positions(tmp_path, corpus_copy, fake_embedder):
+    build_index(corpus_copy, tmp_path / "data", fake_embedder)
+    db = _db(tmp_path / "data")
+    assert "detail=none" in db["passages_fts"].schema
+    rows = list(db.execute("select id, terms, title_terms, text from passages"))
+    held: dict[str, set[int]] = {}
+    for pid, own, title, _ in rows:
+        for key in f"{own} {title or ''}".split():
+            held.setdefault(key, set()).add(pid)
+    vocab = {term: doc for term, doc in db.execute(f"select term, doc from {store.VOCAB}")}
+    assert vocab == {key: len(ids) for key, ids in held.items()}
+    texts = {pid: text for pid, _, _, text in rows}
+    for key in ("moscow", "detain", "y2015", stem("October")):
+        assert sorted(store.texts_holding(db, [key], 1000)) == sorted(texts[p] for p in held[key])

@@ -298,3 +298,19 @@ def test_stored_band_keys_follow_every_change(tmp_path, corpus_copy, fake_embedd
     expected = store.band_rows([r[0] for r in signed], np.frombuffer(b"".join(r[1] for r in signed), dtype=np.uint64))
     assert sorted(db.execute("select band, key, article_id from minhash_bands")) == sorted(expected)
     assert len(expected) == dedupe.BANDS * 5
+
+
+def test_a_new_build_stages_its_band_keys_outside_its_database(tmp_path, fake_embedder):
+    """Staged in a file of their own and deleted after: the database keeps no free pages of them."""
+    import sqlite3
+
+    from index import dedupe, store
+    from tests.synth import write_jsonl
+
+    write_jsonl(tmp_path / "corpus" / "export.jsonl", 300, seed=6, sentences=6)
+    report = build_index(tmp_path / "corpus", tmp_path / "data", fake_embedder)
+    assert sorted(p.name for p in report.path.iterdir()) == sorted([layout.DB_NAME, layout.vectors_of(report.path).name])
+    conn = sqlite3.connect(report.path / layout.DB_NAME)
+    assert conn.execute("pragma freelist_count").fetchone()[0] <= 2
+    assert conn.execute("select count(*) from minhash_bands").fetchone()[0] == dedupe.BANDS * report.added
+    assert not any(name == store.BAND_STAGING for (name,) in conn.execute("select name from sqlite_master"))

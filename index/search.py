@@ -158,10 +158,10 @@ def keyword_trust(query: Query) -> float:
 def widen_half(blob: bytes) -> np.ndarray:
     """Little-endian float16 numbers, end to end, as a float32 array (the same values: each half float is
     one). numpy widens them one at a time in software, 230 us for a question's 600 sentence vectors; torch
-    (there with sentence-transformers) with the CPU's conversion instructions, in a tenth of that."""
-    import torch  # loaded already: sentence-transformers runs on it
-
-    if sys.byteorder != "little" or not blob:
+    with the CPU's conversion instructions, in a tenth of that. Torch only when it is loaded already (by
+    sentence-transformers, for any real model): importing it takes seconds, not for a question to wait."""
+    torch = sys.modules.get("torch")
+    if torch is None or sys.byteorder != "little" or not blob:
         return np.frombuffer(blob, dtype="<f2").astype(np.float32)
     return torch.frombuffer(bytearray(blob), dtype=torch.float16).float().numpy()
 

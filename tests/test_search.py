@@ -1,5 +1,7 @@
 """Retrieval against brute-force oracles on seeded data, fusion, de-duplication, safe quoting."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -164,7 +166,13 @@ def test_a_question_without_a_date_reads_only_the_passages_collapsing_needs(tmp_
 def test_half_floats_widen_to_the_values_numpy_gives():
     halves = np.random.default_rng(4).normal(scale=3, size=5_000).astype("<f2")
     halves[:6] = [np.inf, -np.inf, np.nan, -0.0, 6e-8, 65504]  # and a subnormal, the largest half
-    got = search.widen_half(halves.tobytes())
-    assert got.dtype == np.float32
-    np.testing.assert_array_equal(got, halves.astype(np.float32))
-    assert search.widen_half(b"").shape == (0,)
+    import torch  # noqa: F401 - widen_half uses it once something has loaded it
+
+    for loaded in (True, False):
+        with pytest.MonkeyPatch.context() as mp:
+            if not loaded:
+                mp.delitem(sys.modules, "torch")
+            got = search.widen_half(halves.tobytes())
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, halves.astype(np.float32))
+        assert search.widen_half(b"").shape == (0,)

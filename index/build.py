@@ -49,8 +49,9 @@ log = logging.getLogger(__name__)
 # 8: keyword postings ranked by index.postings; 9: more English irregular forms joined ("shown" -> show);
 # 10: a month named without a year dated from its article, more date forms, multiply-shift MinHash;
 # 11: a passage's sentence spans and vectors on its own row, not a row a sentence;
-# 12: MinHash words hashed from their characters in numpy (the stored signatures of format 11 do not compare)
-INDEX_FORMAT = "12"
+# 12: MinHash words hashed from their characters in numpy (the stored signatures of format 11 do not compare);
+# 13: no year read inside a longer run of digits ("Report 20151" is not 2015)
+INDEX_FORMAT = "13"
 CHUNK_CHARS = 900
 EMBED_BATCH = 1024
 BATCH_CHARS = 2_000_000  # article text chunked, embedded and written at a time (a longer article: alone)

@@ -144,7 +144,7 @@ _DATE_PATTERNS = [
     ("m", "en", re.compile(rf"\b{_EN_FULL}\b")),
     ("m", "ru", re.compile(rf"(?<!\w){_RU_MONTH}(?!\w)", re.I)),
     # 2015 / в 2015 году
-    ("y", "year", re.compile(r"(?<![\d.,/-])(?P<year>(?:19|20)\d\d)(?![\d.,/-]\d)")),
+    ("y", "year", re.compile(r"(?<![\d.,/-])(?P<year>(?:19|20)\d\d)(?!\d|[.,/-]\d)")),
 ]
 # Where the patterns may begin, found in two scans: digit runs, and month words of either language
 # (every English month name or abbreviation opens with one of these prefixes; group 1 is English).

@@ -43,6 +43,9 @@ def test_english_word_forms_meet_including_irregular_ones():
     ("between 11 and 19 October 2015", [(2015, 10, 11), (2015, 10, 19)]),
     ("October 11-19", [(None, 10, 11), (None, 10, 19)]),
     ("Room 5 - 19 October", [(None, 10, 19)]),
+    # a year is four digits alone: not the start of a longer number or code, nor a season's "2015-16"
+    ("Report 20151, case 120151, id 56d20650e7, in 2015.", [(2015, None, None)]),
+    ("the 2015-16 season, the 1990s", [(1990, None, None)]),
 ])
 def test_dates_in_every_common_form(text, expected):
     got = [(m.date.year, m.date.month, m.date.day) for m in find_dates(text)]

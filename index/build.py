@@ -494,7 +494,7 @@ def _apply(db: Any, plan: Plan, articles: Iterable[tuple[Article, bytes]], embed
     bar = _progress(len(todo), progress)
     # A batch is embedded on a thread of its own while the next one is chunked (the model runs
     # outside the GIL, the text work inside it); batches are still written one after the other.
-    pending: tuple[Prepared, Future[dict[str, np.ndarray]]] | None = None
+    pending: tuple[Prepared, "Future[_Vectors]"] | None = None
     keys = postings.Collector(folder)
     recent = _RecentSentences()
     try:
@@ -600,44 +600,61 @@ def _needed(db: Any, batch: Prepared, recent: _RecentSentences) -> tuple[dict[st
     return reusable, unique
 
 
-def _embed(embedder: Embedder, unique: dict[str, str], reusable: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``reusable`` with a vector added for every text of ``unique`` (runs on the build's embedding thread)."""
+def _embed(embedder: Embedder, unique: dict[str, str], reusable: dict[str, np.ndarray]) -> "_Vectors":
+    """The vectors of a batch: ``reusable``'s, and one embedded for every text of ``unique`` (runs on the
+    build's embedding thread)."""
     keys = list(unique)
+    parts: list[np.ndarray] = []
     for i in range(0, len(keys), EMBED_BATCH):
         chunk = keys[i : i + EMBED_BATCH]
         vecs = np.asarray(embedder.encode_documents([unique[h] for h in chunk]), dtype=np.float32)
         if vecs.shape != (len(chunk), embedder.dim):
             raise ValueError(f"embedder returned {vecs.shape}, expected ({len(chunk)}, {embedder.dim})")
-        reusable.update(zip(chunk, vecs))
-    return reusable
+        parts.append(vecs)
+    return _Vectors(keys, parts, reusable, embedder.dim)
 
 
-def _half_rows(vectors_of: dict[str, np.ndarray], hashes: list[str]) -> np.ndarray:
-    """The vectors of ``hashes``, a row each, in half precision (as sentence vectors are stored). Each
-    distinct vector is converted once and the rows gathered from those: a batch's sentences repeat
-    (bylines, boilerplate), and stacking every row's array one by one took a second of a 100k build."""
-    if not hashes:
-        return np.zeros((0, 0), "<f2")
-    where: dict[str, int] = {}
-    rows = [where.setdefault(h, len(where)) for h in hashes]
-    distinct = np.stack([vectors_of[h] for h in where], dtype="<f2")
-    return distinct if len(where) == len(hashes) else distinct[rows]
+class _Vectors:
+    """A batch's vectors by text hash, in one matrix: those embedded, in order, then those reused.
+    Rows are gathered by numpy: a dict of 600,000 row arrays, stacked again row by row when the
+    batch was written, took two seconds of a 100k build's busiest thread."""
+
+    def __init__(self, embedded: list[str], parts: list[np.ndarray], reused: dict[str, np.ndarray], dim: int) -> None:
+        self.row = dict(zip(embedded, range(len(embedded))))
+        self.row.update(zip(reused, range(len(embedded), len(embedded) + len(reused))))
+        if reused:
+            parts = [*parts, np.stack(list(reused.values())).astype(np.float32, copy=False)]
+        self.matrix = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
+        self._half: np.ndarray | None = None
+
+    def full(self, hashes: list[str]) -> np.ndarray:
+        """Float32 rows of ``hashes`` (passage vectors, as stored)."""
+        return self.matrix[self._rows(hashes)]
+
+    def half(self, hashes: list[str]) -> np.ndarray:
+        """Half-precision rows of ``hashes`` (sentence vectors, as stored): each distinct vector is
+        converted once (a batch's sentences repeat: bylines, boilerplate)."""
+        if self._half is None:
+            self._half = self.matrix.astype("<f2")
+        return self._half[self._rows(hashes)]
+
+    def _rows(self, hashes: list[str]) -> np.ndarray:
+        return np.fromiter(map(self.row.__getitem__, hashes), np.int64, len(hashes))
 
 
-def _finish(db: Any, batch: Prepared, vectors_of: Future[dict[str, np.ndarray]], added: list[np.ndarray],
+def _finish(db: Any, batch: Prepared, vectors_of: "Future[_Vectors]", added: list[np.ndarray],
             removed: list[np.ndarray], keys: postings.Collector, recent: _RecentSentences,
             parked: "_VectorSpool | None" = None) -> int:
     """Wait for a batch's vectors and write it in one transaction, first deleting the old versions of
     its replaced articles (their passage ids go to ``removed``, the new ones to ``added``; their vectors
     also to ``parked``). Returns how many texts were embedded."""
-    reusable = vectors_of.result()
+    vectors = vectors_of.result()
     rows = batch.passages
     hashes = batch.sentence_hashes
-    sentence_vectors = _half_rows(reusable, hashes)
+    sentence_vectors = vectors.half(hashes)
     spans, sentence_blobs = store.sentence_columns(batch.sentences[:, 0], batch.sentences[:, 1:], sentence_vectors,
                                                    len(rows))
-    passage_vectors = (np.stack([reusable[p.text_hash] for p in rows]).astype("<f4", copy=False) if rows
-                       else np.zeros((0, 0), "<f4"))
+    passage_vectors = vectors.full([p.text_hash for p in rows])
     with db.atomic():
         _delete_articles(db, batch.replaced, removed, keys)
         db.conn.executemany(

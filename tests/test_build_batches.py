@@ -301,11 +301,19 @@ def test_the_spool_gives_back_every_article_in_order_from_blocks_of_about_its_si
     assert not (tmp_path / "a.spool").exists()
 
 
-def test_half_rows_are_each_hashes_vector_repeated_or_not():
+def test_a_batchs_vectors_are_each_hashes_row_embedded_or_reused_repeated_or_not():
     rng = np.random.default_rng(1)
-    vectors_of = {f"h{i}": rng.normal(size=8).astype(np.float32) for i in range(5)}
-    for hashes in (["h0", "h3", "h0", "h4", "h3", "h3"], ["h4", "h1", "h2"], []):
-        got = build._half_rows(vectors_of, hashes)
-        expected = np.stack([vectors_of[h] for h in hashes], dtype="<f2") if hashes else np.zeros((0, 0), "<f2")
-        assert got.dtype == np.dtype("<f2")
-        np.testing.assert_array_equal(got, expected)
+    embedded = {f"h{i}": rng.normal(size=8).astype(np.float32) for i in range(5)}
+    reused = {"r0": rng.normal(size=8).astype(np.float16), "r1": rng.normal(size=8).astype(np.float32)}
+    keys = list(embedded)
+    vectors = build._Vectors(keys, [np.stack([embedded[h] for h in keys[:2]]), np.stack([embedded[h] for h in keys[2:]])],
+                             reused, 8)
+    every = embedded | {h: v.astype(np.float32) for h, v in reused.items()}
+    for hashes in (["h0", "h3", "h0", "r0", "h4", "h3", "r1", "h3"], ["h4", "h1", "h2"], []):
+        expected = np.stack([every[h] for h in hashes]) if hashes else np.zeros((0, 8), np.float32)
+        full, half = vectors.full(hashes), vectors.half(hashes)
+        assert full.dtype == np.dtype("<f4") and half.dtype == np.dtype("<f2")
+        np.testing.assert_array_equal(full, expected)
+        np.testing.assert_array_equal(half, expected.astype("<f2"))
+    nothing = build._Vectors([], [], {}, 8)
+    assert nothing.full([]).shape == (0, 8) and nothing.half([]).shape == (0, 8)

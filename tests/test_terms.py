@@ -257,3 +257,18 @@ def test_date_patterns_tried_at_their_starts_find_what_a_scan_of_every_place_fin
         assert not any(text[at : at + 3].lower() in ("mar", "dec", "sep", "oct", "nov", "jan", "aug", "jun")
                        and text[at : at + 6].lower() in ("market", "decima", "separa", "octopu", "novel ", "janito",
                                                          "augmen", "junior") for at in starts["en"])
+
+
+def test_passage_terms_are_each_words_keys_in_order_with_a_small_word_memory(monkeypatch):
+    from itertools import chain
+
+    from index import terms
+
+    monkeypatch.setattr(terms, "KEYS_TEXT_WORDS", 3)  # forgets all it holds every few new words
+    monkeypatch.setattr(terms, "_KEYS_TEXT", {})
+    texts = ["Дмитрия Пегова задержали, it's said; ___ ' x’y", "The talks resumed: talks, TALKS and Talks.", ""]
+    for _ in range(2):
+        for text in texts:
+            expected = " ".join(chain.from_iterable(map(terms.word_keys, terms.words(text))))
+            assert terms.index_terms(text) == expected
+    assert len(terms._KEYS_TEXT) <= 3 + len(terms.words(texts[0]))

@@ -224,16 +224,19 @@ def _write(db: Any, plan: Plan, spool: "_Spool", embedder: Embedder, chunk_chars
 
             def train(ids: np.ndarray) -> None:
                 """Every batch is written: a new build's vector index is trained and filled from the parked
-                vectors on the trainer's thread, while this one writes the keyword postings and SQLite fills
-                the FTS index and the band keys (all let go of the GIL): seconds of a big build on a core
-                that would otherwise wait. The batches' memory is given back first, so the training sample
-                does not come on top of it."""
+                vectors on the trainer's thread, and its band keys sorted on another, while this one writes
+                the keyword postings and SQLite fills the FTS index (all let go of the GIL): seconds of a big
+                build on a core that would otherwise wait. The batches' memory is given back first, so the
+                training sample does not come on top of it."""
                 if len(ids) >= VECTOR_BATCH:
                     _release_memory(db)
                 trained.append(trainer.submit(parked.index, ids, dim_known or embedder.dim))
+                if bands is not None:
+                    bands.start()  # every band key is staged: sorted on a thread of its own from now
 
-            with store.fts_filled_last(db) if optimize else contextlib.nullcontext(), \
-                    store.bands_filled_last(db) if optimize else contextlib.nullcontext():  # a new build: no reader yet
+            bands: store.BandSort | None = None
+            with store.bands_filled_last(db) if optimize else contextlib.nullcontext() as bands, \
+                    store.fts_filled_last(db) if optimize else contextlib.nullcontext():  # a new build: no reader yet
                 changes = _apply(db, plan, spool.articles(), embedder, chunk_chars, progress, batch_chars=batch_chars,
                                  folder=folder, workers=workers, prepared=prepared, text_chars=spool.chars,
                                  parked=parked, written=train if optimize else None)

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -153,14 +154,16 @@ STAGING_DB = "staging"  # the database a new build stages its band keys in, atta
 
 
 @contextlib.contextmanager
-def bands_filled_last(db: sqlite_utils.Database) -> Iterator[None]:
+def bands_filled_last(db: sqlite_utils.Database) -> Iterator["BandSort"]:
     """Band keys added in this block (:func:`add_bands`) reach ``minhash_bands`` in one sorted pass at
     its end, not batch by batch: each batch's rows went all over the table's B-tree, and a full build
     spent three times as long on them. For a database no reader sees until it is complete (a new build).
 
     They wait in a database file of their own beside this one, attached while the block lasts and
     deleted after: staged in this one, their pages stayed in its file, free (35 MB at 100,000 articles).
-    If the block fails, the file goes with the build's folder."""
+    Their sort runs in that file on a connection and thread of its own (:class:`BandSort`), started
+    by the block's owner once the last are added (else at the end): most of the work of the pass, done
+    while this connection writes the rest. If the block fails, the file goes with the build's folder."""
     main = Path(next(r[2] for r in db.execute("pragma database_list") if r[1] == "main"))
     staged = main.with_name(main.name + ".bands")
     staged.unlink(missing_ok=True)
@@ -168,15 +171,58 @@ def bands_filled_last(db: sqlite_utils.Database) -> Iterator[None]:
     db.execute(f"pragma {STAGING_DB}.journal_mode = off")
     db.execute(f"pragma {STAGING_DB}.synchronous = off")
     db.execute(f"create table {STAGING_DB}.{BAND_STAGING} (article_id text, keys text)")
-    yield
-    temp_store = db.execute("pragma temp_store").fetchone()[0]
-    db.execute("pragma temp_store = file")  # the sort of 16 rows an article spills to disk, not to memory
-    db.execute(f"insert or ignore into main.minhash_bands (band, key, article_id) select k.key, k.value, s.article_id "
-               f"from {STAGING_DB}.{BAND_STAGING} s, json_each(s.keys) k order by 1, 2, 3")
-    db.execute(f"pragma temp_store = {int(temp_store)}")
-    db.conn.commit()  # a database is detached outside a transaction
+    sort = BandSort(staged)
+    try:
+        yield sort
+        sort.start()
+        sort.wait()
+        db.execute(f"insert or ignore into main.minhash_bands (band, key, article_id) "
+                   f"select band, key, article_id from {STAGING_DB}.{BAND_SORTED} order by rowid")
+        db.conn.commit()  # a database is detached outside a transaction
+    finally:
+        sort.wait(quiet=True)
     db.execute(f"detach database {STAGING_DB}")
     staged.unlink(missing_ok=True)
+
+
+BAND_SORTED = "minhash_bands_sorted"
+
+
+class BandSort:
+    """The staged band keys sorted into the table's key order, in the staging file, by a connection of
+    its own on a thread of its own (SQLite lets go of the GIL): the rows then go into ``minhash_bands``
+    in one append (0.4 s at 100,000 articles, against 2.1 s sorted on the way in)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Sort what is staged (every band key must be added and committed by now). Once only."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._sort, name="newsqa-build-bands", daemon=True)
+            self._thread.start()
+
+    def wait(self, quiet: bool = False) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None and not quiet:
+            raise self._error
+
+    def _sort(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                for pragma in ("journal_mode = off", "synchronous = off", "temp_store = file", "busy_timeout = 60000"):
+                    conn.execute(f"pragma {pragma}")
+                conn.execute(f"create table {BAND_SORTED} (band integer, key integer, article_id text)")
+                conn.execute(f"insert into {BAND_SORTED} select k.key, k.value, s.article_id "
+                             f"from {BAND_STAGING} s, json_each(s.keys) k order by 1, 2, 3")
+            finally:
+                conn.close()
+        except BaseException as e:  # told to the block's owner by wait()
+            self._error = e
 
 
 def _staging(db: sqlite_utils.Database) -> bool:

@@ -314,3 +314,43 @@ def test_a_new_build_stages_its_band_keys_outside_its_database(tmp_path, fake_em
     assert conn.execute("pragma freelist_count").fetchone()[0] <= 2
     assert conn.execute("select count(*) from minhash_bands").fetchone()[0] == dedupe.BANDS * report.added
     assert not any(name == store.BAND_STAGING for (name,) in conn.execute("select name from sqlite_master"))
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_staged_band_keys_are_sorted_on_their_own_connection_into_the_table(tmp_path, early):
+    """Sorted in the staging file by a thread of its own, started by the owner (or at the end), then
+    appended: the table holds exactly each article's keys, and the staging file goes."""
+    import numpy as np
+
+    from index import dedupe, store
+
+    db = store.open_db(tmp_path / "new.db")
+    store.migrate(db)
+    signatures = np.random.default_rng(3).integers(0, 2**63, size=(40, dedupe.NUM_PERM), dtype=np.uint64)
+    ids = [f"a{i:03d}" for i in range(40)]
+    with store.bands_filled_last(db) as bands:
+        for at in range(0, 40, 16):
+            with db.atomic():
+                store.add_bands(db, ids[at : at + 16], signatures[at : at + 16])
+        if early:
+            bands.start()
+            db.execute("insert into meta (key, value) values ('other', 'work')")  # this connection goes on meanwhile
+    rows = db.execute("select band, key, article_id from minhash_bands").fetchall()
+    assert rows == sorted(store.band_rows(ids, signatures))
+    assert not (tmp_path / "new.db.bands").exists()
+    assert not any(r[1] == store.STAGING_DB for r in db.execute("pragma database_list"))
+
+
+def test_a_band_sort_that_fails_fails_its_block(tmp_path):
+    import sqlite3
+
+    from index import store
+
+    db = store.open_db(tmp_path / "new.db")
+    store.migrate(db)
+    with pytest.raises(sqlite3.OperationalError, match="JSON"):
+        with store.bands_filled_last(db) as bands:
+            with db.atomic():
+                db.execute(f"insert into {store.STAGING_DB}.{store.BAND_STAGING} values ('a1', 'not json')")
+            bands.start()
+    assert db.execute("select count(*) from minhash_bands").fetchone()[0] == 0

@@ -129,7 +129,8 @@ class Collector:
                 shutil.rmtree(left, ignore_errors=True)
         self._dir = Path(tempfile.mkdtemp(prefix=".postings-", dir=folder))
         self._files = [open(self._dir / f"{b:02d}.bin", "wb") for b in range(BUCKETS)]
-        self.vocab: dict[str, int] = {}
+        self.vocab: defaultdict[str, int] = defaultdict()
+        self.vocab.default_factory = self.vocab.__len__  # a new key is numbered as it is met, all in C
         self.added_tokens = 0
         self.removed_tokens = 0
         self._removed_ids: list[np.ndarray] = []
@@ -138,8 +139,7 @@ class Collector:
     def add(self, batch: BatchPostings, ids: np.ndarray) -> None:
         """Park a written batch's postings; ``ids``: the passage id each of its rows got (ascending,
         and above every id already parked)."""
-        number = self.vocab.setdefault
-        mine = np.array([number(k, len(self.vocab)) for k in batch.vocab], dtype=np.uint32)
+        mine = np.fromiter(map(self.vocab.__getitem__, batch.vocab), np.uint32, len(batch.vocab))
         keys = mine[batch.keys] if len(batch.keys) else np.zeros(0, np.uint32)
         parked = np.empty(len(keys), _PARKED)
         parked["key"] = keys

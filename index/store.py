@@ -174,13 +174,14 @@ def bands_filled_last(db: sqlite_utils.Database) -> Iterator["BandSort"]:
     sort = BandSort(staged)
     try:
         yield sort
-        sort.start()
-        sort.wait()
-        db.execute(f"insert or ignore into main.minhash_bands (band, key, article_id) "
-                   f"select band, key, article_id from {STAGING_DB}.{BAND_SORTED} order by rowid")
-        db.conn.commit()  # a database is detached outside a transaction
-    finally:
-        sort.wait(quiet=True)
+    except BaseException:
+        sort.stop()  # the build failed or was stopped: it need not wait for a sort it will not use
+        raise
+    sort.start()
+    sort.wait()
+    db.execute(f"insert or ignore into main.minhash_bands (band, key, article_id) "
+               f"select band, key, article_id from {STAGING_DB}.{BAND_SORTED} order by rowid")
+    db.conn.commit()  # a database is detached outside a transaction
     db.execute(f"detach database {STAGING_DB}")
     staged.unlink(missing_ok=True)
 
@@ -196,6 +197,7 @@ class BandSort:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._thread: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None
         self._error: BaseException | None = None
 
     def start(self) -> None:
@@ -204,23 +206,33 @@ class BandSort:
             self._thread = threading.Thread(target=self._sort, name="newsqa-build-bands", daemon=True)
             self._thread.start()
 
-    def wait(self, quiet: bool = False) -> None:
+    def wait(self) -> None:
+        """Until the sort is done; its error, if it failed, is raised here."""
         if self._thread is not None:
             self._thread.join()
-        if self._error is not None and not quiet:
+        if self._error is not None:
             raise self._error
+
+    def stop(self) -> None:
+        """Interrupt a running sort and wait for its thread (its error is not raised)."""
+        if self._thread is not None:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # closed already: the sort is over
+                if self._conn is not None:
+                    self._conn.interrupt()
+            self._thread.join()
 
     def _sort(self) -> None:
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            # Not checked for the same thread: stop() interrupts it from the build's own.
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             try:
                 for pragma in ("journal_mode = off", "synchronous = off", "temp_store = file", "busy_timeout = 60000"):
-                    conn.execute(f"pragma {pragma}")
-                conn.execute(f"create table {BAND_SORTED} (band integer, key integer, article_id text)")
-                conn.execute(f"insert into {BAND_SORTED} select k.key, k.value, s.article_id "
-                             f"from {BAND_STAGING} s, json_each(s.keys) k order by 1, 2, 3")
+                    self._conn.execute(f"pragma {pragma}")
+                self._conn.execute(f"create table {BAND_SORTED} (band integer, key integer, article_id text)")
+                self._conn.execute(f"insert into {BAND_SORTED} select k.key, k.value, s.article_id "
+                                   f"from {BAND_STAGING} s, json_each(s.keys) k order by 1, 2, 3")
             finally:
-                conn.close()
+                self._conn.close()
         except BaseException as e:  # told to the block's owner by wait()
             self._error = e
 

@@ -354,3 +354,20 @@ def test_a_band_sort_that_fails_fails_its_block(tmp_path):
                 db.execute(f"insert into {store.STAGING_DB}.{store.BAND_STAGING} values ('a1', 'not json')")
             bands.start()
     assert db.execute("select count(*) from minhash_bands").fetchone()[0] == 0
+
+
+def test_a_block_that_fails_stops_its_band_sort_and_fails_with_its_own_error(tmp_path):
+    import numpy as np
+
+    from index import dedupe, store
+
+    db = store.open_db(tmp_path / "new.db")
+    store.migrate(db)
+    with pytest.raises(RuntimeError, match="stopped"):
+        with store.bands_filled_last(db) as bands:
+            with db.atomic():
+                store.add_bands(db, ["a1", "a2"], np.arange(2 * dedupe.NUM_PERM, dtype=np.uint64).reshape(2, -1))
+            bands.start()
+            raise RuntimeError("stopped")
+    assert not bands._thread.is_alive()
+    assert db.execute("select count(*) from minhash_bands").fetchone()[0] == 0

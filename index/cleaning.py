@@ -20,6 +20,7 @@ BOILERPLATE_LINES = {
     "самое интересное", "новости партнеров", "новости партнёров", "темывсе темы", "все темы",
     "читайте также", "все новости", "реклама", "поделиться",
 }
+_LONGEST_BOILERPLATE = max(map(len, BOILERPLATE_LINES))
 _BOILERPLATE_PATTERNS = [
     re.compile(p, re.I)
     for p in (
@@ -67,8 +68,8 @@ def is_boilerplate(line: str) -> bool:
     s = line.strip().rstrip(":").strip()
     if not s:
         return False
-    if s.lower() in BOILERPLATE_LINES:
-        return True
+    if len(s) <= _LONGEST_BOILERPLATE and s.lower() in BOILERPLATE_LINES:  # a paragraph is not lowered for
+        return True                                                          # nothing (lowering never shortens)
     return any(p.match(s) for p in _BOILERPLATE_PATTERNS)
 
 

@@ -56,3 +56,10 @@ def test_dates_in_many_forms():
     assert parse_date("16 October") == PartialDate(None, 10, 16)
     assert parse_date("February 30") is None
     assert parse_date("no date here") is None
+
+
+def test_boilerplate_lines_are_dropped_in_any_case_and_paragraphs_that_open_like_them_kept():
+    from index.cleaning import clean_body
+
+    body = "  SHARE THIS ARTICLE:  \nShare this story with friends: the talks resumed on Tuesday.\nRead More\nПоделиться"
+    assert clean_body(body) == "Share this story with friends: the talks resumed on Tuesday."

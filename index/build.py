@@ -38,7 +38,7 @@ from index.changes import BuildReport, Plan, load_problems, old_files, old_meta,
 from index.embedding import Embedder
 from index.errors import TooManyRemovals
 from index.ingest import Article, file_hashes, file_size, fingerprint, unsupported_files, unsupported_problem
-from index.prepare import Prepared, Workers, default_workers, prepare, read_signed
+from index.prepare import Prepared, Workers, default_workers, fewer_collections, prepare, read_signed
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def build_index(
     started = time.monotonic()
     corpus_dir = corpus_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    with layout.WriterLock(data_dir):
+    with layout.WriterLock(data_dir), fewer_collections():
         layout.clean_old_builds(data_dir)
         old = layout.current_build(data_dir)
         report = BuildReport(dry_run=dry_run)

@@ -10,6 +10,7 @@ a millisecond a passage, and one process spent most of a build on it while the o
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -33,6 +34,11 @@ from index.terms import index_terms
 log = logging.getLogger(__name__)
 
 AHEAD = 1  # items handed out ahead of the caller, beyond one per worker (each holds one in memory)
+# The cyclic garbage collector's thresholds while a build runs: a pass every 50,000 new objects, not 700.
+# Text work makes and drops millions of lists and tuples, few of them in cycles, and each pass walked
+# the caches a build keeps (words' keys, their tokens): 3-5% of the workers' time (read_signed 1.30 ->
+# 1.21-1.24 s, prepare 4.12-4.19 -> 3.96-4.06 s for 20,000 articles).
+BUILD_GC_THRESHOLD = (50_000, 20, 100)
 _END = object()
 _FAILED = object()
 R = TypeVar("R")
@@ -147,7 +153,7 @@ class Workers:
         self._pool: ProcessPoolExecutor | None = None
         if workers > 1:
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_follow_parent, initargs=(os.getpid(),))
+                                             initializer=_worker_start, initargs=(os.getpid(),))
 
     def map(self, fn: Callable[..., R], items: Iterable[Any], *args: Any) -> Iterator[tuple[Any, R]]:
         """``(item, fn(item, *args))`` for each item, in order (``fn`` must be importable by name:
@@ -203,6 +209,23 @@ class Workers:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _worker_start(parent: int) -> None:
+    gc.set_threshold(*BUILD_GC_THRESHOLD)  # the process does nothing but a build's text work
+    _follow_parent(parent)
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """:data:`BUILD_GC_THRESHOLD` in this process while the block lasts (a build in a long-lived one,
+    a bot's or a watcher's: its own thresholds come back after)."""
+    before = gc.get_threshold()
+    gc.set_threshold(*BUILD_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _follow_parent(parent: int) -> None:

@@ -317,3 +317,28 @@ def test_a_batchs_vectors_are_each_hashes_row_embedded_or_reused_repeated_or_not
         np.testing.assert_array_equal(half, expected.astype("<f2"))
     nothing = build._Vectors([], [], {}, 8)
     assert nothing.full([]).shape == (0, 8) and nothing.half([]).shape == (0, 8)
+
+def test_a_build_collects_garbage_less_often_and_gives_the_process_its_own_thresholds_back(tmp_path, fake_embedder):
+    import gc
+
+    from tests.synth import write_jsonl
+
+    class Seeing:  # the embedder, noting the collector's thresholds while the build runs
+        seen: list = []
+
+        def __getattr__(self, name):
+            return getattr(fake_embedder, name)
+
+        def encode_documents(self, texts):
+            self.seen.append(gc.get_threshold())
+            return fake_embedder.encode_documents(texts)
+
+    write_jsonl(tmp_path / "corpus" / "export.jsonl", 20, seed=2)
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        build_index(tmp_path / "corpus", tmp_path / "data", Seeing(), workers=1)
+        assert Seeing.seen and set(Seeing.seen) == {prepare.BUILD_GC_THRESHOLD}
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)

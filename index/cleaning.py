@@ -68,8 +68,9 @@ def is_boilerplate(line: str) -> bool:
     s = line.strip().rstrip(":").strip()
     if not s:
         return False
-    if len(s) <= _LONGEST_BOILERPLATE and s.lower() in BOILERPLATE_LINES:  # a paragraph is not lowered for
-        return True                                                          # nothing (lowering never shortens)
+    # A paragraph is not lowered for nothing: lowering never shortens a line, so a longer one is none of them.
+    if len(s) <= _LONGEST_BOILERPLATE and s.lower() in BOILERPLATE_LINES:
+        return True
     return any(p.match(s) for p in _BOILERPLATE_PATTERNS)
 
 

@@ -85,11 +85,17 @@ def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return both[keep]
 
 
+def _numbering() -> defaultdict[str, int]:
+    """A dict that numbers a new key as it is first looked up (0, 1, 2, ...), all in C."""
+    numbers: defaultdict[str, int] = defaultdict()
+    numbers.default_factory = numbers.__len__
+    return numbers
+
+
 def count(terms: list[str], title_terms: list[str]) -> BatchPostings:
     """Count the keys of each passage (its ``terms`` and its article's ``title_terms``, as stored).
     Depends on nothing but its arguments: a build runs it in worker processes."""
-    vocab: defaultdict[str, int] = defaultdict()
-    vocab.default_factory = vocab.__len__  # a new key is numbered as it is met, all in C
+    vocab = _numbering()
     number = vocab.__getitem__
     text_keys: list[int] = []
     text_rows: list[int] = []
@@ -129,8 +135,7 @@ class Collector:
                 shutil.rmtree(left, ignore_errors=True)
         self._dir = Path(tempfile.mkdtemp(prefix=".postings-", dir=folder))
         self._files = [open(self._dir / f"{b:02d}.bin", "wb") for b in range(BUCKETS)]
-        self.vocab: defaultdict[str, int] = defaultdict()
-        self.vocab.default_factory = self.vocab.__len__  # a new key is numbered as it is met, all in C
+        self.vocab = _numbering()
         self.added_tokens = 0
         self.removed_tokens = 0
         self._removed_ids: list[np.ndarray] = []
